@@ -1,0 +1,61 @@
+//! `pilotlight sandbox …` and `pilotlight demo`: the emulated two-region world.
+
+use crate::check;
+use crate::output;
+use anyhow::{Context, Result};
+use pilotlight_sandbox::SandboxOptions;
+use pilotlight_testkit::Emulator;
+use std::path::Path;
+
+/// `pilotlight sandbox up`: build the reference deployment and write its config.
+pub async fn up(endpoint: &str, out: &Path) -> Result<u8> {
+    let opts = SandboxOptions { endpoint: endpoint.to_string(), ..SandboxOptions::default() };
+    build(&opts, out).await?;
+    Ok(0)
+}
+
+async fn build(opts: &SandboxOptions, out: &Path) -> Result<pilotlight_core::model::EnvironmentConfig> {
+    let report = pilotlight_sandbox::up(opts).await?;
+    let text = pilotlight_sandbox::render_config(&report.config)?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!(
+        "sandbox at {}: {} created, {} already existed; config written to {}",
+        opts.endpoint,
+        report.created.len(),
+        report.existing.len(),
+        out.display()
+    );
+    Ok(report.config)
+}
+
+/// `pilotlight sandbox emulator`: run moto behind the emulation proxy until Ctrl-C.
+pub async fn emulator(port: u16) -> Result<u8> {
+    let emu = Emulator::start_on(port).await.context("cannot start the emulator")?;
+    eprintln!("emulator listening at {} (Ctrl-C to stop)", emu.endpoint());
+    tokio::signal::ctrl_c().await?;
+    emu.shutdown().await;
+    Ok(0)
+}
+
+/// `pilotlight demo`: emulator, sandbox, then Pilotlight's main job on it.
+pub async fn demo(port: u16, out: &Path, stay: bool) -> Result<u8> {
+    let emu = Emulator::start_on(port).await.context("cannot start the emulator")?;
+    eprintln!("emulator listening at {}", emu.endpoint());
+    let opts = SandboxOptions { endpoint: emu.endpoint(), ..SandboxOptions::default() };
+    let cfg = build(&opts, out).await?;
+    let report = check::readiness(&cfg).await;
+    print!("{}", output::readiness_table(&report, output::use_colour()));
+    if stay {
+        eprintln!(
+            "\nThe emulator stays up at {}. Try: pilotlight check --config {}\nCtrl-C to stop.",
+            emu.endpoint(),
+            out.display()
+        );
+        tokio::signal::ctrl_c().await?;
+    }
+    emu.shutdown().await;
+    Ok(report.verdict.exit_code() as u8)
+}

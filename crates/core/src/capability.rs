@@ -1,0 +1,38 @@
+//! Narrow traits for the external capabilities Pilotlight needs. AWS adapters implement them in
+//! `pilotlight-aws`; in-memory fakes implement them in unit tests.
+
+use crate::error::CapabilityError;
+use crate::model::{
+    AuroraGlobalCluster, AutoScalingGroup, DnsRecord, DynamoTable, EcsService, KmsKey, RdsReplica,
+    Route53, S3BucketPair,
+};
+use crate::readiness::facts::{
+    AsgFacts, AuroraFacts, DynamoFacts, EcsFacts, KmsFacts, RdsFacts, Route53Facts, S3Facts,
+};
+
+/// Gathers the live facts readiness is judged on, from both regions. Read-only: an implementation
+/// must never change anything. "Not found" is a fact (an empty `Option`), not an error; errors
+/// mean the facts could not be gathered.
+#[async_trait::async_trait]
+pub trait ReadinessFacts: Send + Sync {
+    /// Facts about a DynamoDB global table.
+    async fn dynamodb(&self, table: &DynamoTable) -> Result<DynamoFacts, CapabilityError>;
+    /// Facts about an S3 bucket pair and its replication.
+    async fn s3(&self, pair: &S3BucketPair) -> Result<S3Facts, CapabilityError>;
+    /// Facts about a KMS multi-region key and its DR replica.
+    async fn kms(&self, key: &KmsKey) -> Result<KmsFacts, CapabilityError>;
+    /// Facts about an RDS primary and its DR read replica.
+    async fn rds(&self, db: &RdsReplica) -> Result<RdsFacts, CapabilityError>;
+    /// Facts about an Aurora global database.
+    async fn aurora(&self, db: &AuroraGlobalCluster) -> Result<AuroraFacts, CapabilityError>;
+    /// Facts about an ECS service in DR.
+    async fn ecs(&self, service: &EcsService) -> Result<EcsFacts, CapabilityError>;
+    /// Facts about an Auto Scaling group in DR.
+    async fn autoscaling(&self, group: &AutoScalingGroup) -> Result<AsgFacts, CapabilityError>;
+    /// Facts about a Route 53 record pair and its health checks.
+    async fn route53(
+        &self,
+        zone: &Route53,
+        record: &DnsRecord,
+    ) -> Result<Route53Facts, CapabilityError>;
+}

@@ -1,0 +1,13 @@
+//! Pilotlight's pure core: the environment model, readiness facts and their evaluation, and the
+//! capability traits that adapters implement.
+//!
+//! Architecture invariant: nothing in this crate performs I/O (no tokio, no AWS SDK, no files,
+//! no clocks). Every function here is a pure function over data and can be tested exhaustively
+//! without a network or an emulator.
+
+pub mod capability;
+pub mod error;
+pub mod model;
+pub mod readiness;
+
+pub use error::{CapabilityError, ErrorClass};
