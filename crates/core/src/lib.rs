@@ -8,6 +8,9 @@
 pub mod capability;
 pub mod error;
 pub mod model;
+pub mod plan;
 pub mod readiness;
+pub mod run;
+pub mod runbook;
 
 pub use error::{CapabilityError, ErrorClass};
