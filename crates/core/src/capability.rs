@@ -36,3 +36,47 @@ pub trait ReadinessFacts: Send + Sync {
         record: &DnsRecord,
     ) -> Result<Route53Facts, CapabilityError>;
 }
+
+/// The live state of a plan node's target, read before and after acting.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Observation {
+    /// The live value, for people (e.g. `desired 1, running 1`).
+    pub live: String,
+    /// Whether the target state is reached and verified.
+    pub done: bool,
+    /// Whether the action's effect is already under way (e.g. a promotion in progress), so the
+    /// action must not be sent; wait instead.
+    pub in_progress: bool,
+}
+
+/// Acts on the plan nodes that change AWS: scale, promote, fail over, shift traffic; and
+/// observes their live state. Implementations must make `act` idempotent where AWS allows
+/// (setting a desired count, UPSERTing records) and must never be called for a one-shot
+/// action whose effect `observe` reports as done or in progress.
+#[async_trait::async_trait]
+pub trait Actuator: Send + Sync {
+    /// Read the live state relevant to `action`.
+    async fn observe(&self, action: &crate::plan::Action) -> Result<Observation, CapabilityError>;
+    /// Perform `action` once and return what was sent.
+    async fn act(&self, action: &crate::plan::Action) -> Result<String, CapabilityError>;
+}
+
+/// A notification about a run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Notification {
+    /// Environment.
+    pub environment: String,
+    /// Run id, when it concerns a run.
+    pub run_id: Option<String>,
+    /// What happened (`run_started`, `step_failed`, `run_finished`, `declaration`, `notify`).
+    pub kind: String,
+    /// The text.
+    pub message: String,
+}
+
+/// Sends notifications. A failing notifier never blocks a run: callers log and go on.
+#[async_trait::async_trait]
+pub trait Notifier: Send + Sync {
+    /// Send one notification.
+    async fn notify(&self, n: &Notification) -> Result<(), CapabilityError>;
+}

@@ -5,8 +5,10 @@
 //! no clocks). Every function here is a pure function over data and can be tested exhaustively
 //! without a network or an emulator.
 
+pub mod backoff;
 pub mod capability;
 pub mod error;
+pub mod journal;
 pub mod model;
 pub mod plan;
 pub mod readiness;

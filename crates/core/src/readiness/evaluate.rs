@@ -71,7 +71,7 @@ pub fn dynamodb(
         );
     }
     match f.replication_latency_ms {
-        Some(ms) if Duration::from_secs_f64(ms / 1000.0) > rpo => CheckResult::fail(
+        Some(ms) if Duration::from_secs_f64(ms / 1000.0) > rpo => CheckResult::lag_fail(
             r,
             format!(
                 "replication latency to {dr} is {} ms, above the RPO of {}",
@@ -260,7 +260,7 @@ pub fn rds(
         };
     }
     match f.lag_seconds {
-        Some(lag) if Duration::from_secs_f64(lag.max(0.0)) > rpo => CheckResult::fail(
+        Some(lag) if Duration::from_secs_f64(lag.max(0.0)) > rpo => CheckResult::lag_fail(
             r,
             format!("replica lag {} is above the RPO of {}", secs(Duration::from_secs_f64(lag)), secs(rpo)),
             "find why the replica lags (write load, instance size, long transactions); an unplanned failover now would lose more than the RPO",
@@ -353,7 +353,7 @@ pub fn aurora(
         );
     }
     match f.lag_ms {
-        Some(ms) if Duration::from_secs_f64(ms / 1000.0) > rpo => CheckResult::fail(
+        Some(ms) if Duration::from_secs_f64(ms / 1000.0) > rpo => CheckResult::lag_fail(
             r,
             format!(
                 "global replication lag {} ms is above the RPO of {}",

@@ -51,6 +51,10 @@ pub struct CheckResult {
     /// The error, when the facts could not be gathered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<CapabilityError>,
+    /// The result fails only because replication lag is above the RPO: a failover gate defers
+    /// this to the data-loss decision (`--allow-data-loss`) instead of refusing outright.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lag_over_rpo: bool,
 }
 
 impl CheckResult {
@@ -66,6 +70,17 @@ impl CheckResult {
     pub fn fail(resource: ResourceRef, reason: impl Into<String>, fix: impl Into<String>) -> Self {
         Self::new(resource, Status::Fail, reason, fix)
     }
+    /// A failure caused only by replication lag above the RPO.
+    pub fn lag_fail(
+        resource: ResourceRef,
+        reason: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        CheckResult {
+            lag_over_rpo: true,
+            ..Self::new(resource, Status::Fail, reason, fix)
+        }
+    }
     /// Facts could not be gathered.
     pub fn error(resource: ResourceRef, err: CapabilityError) -> Self {
         CheckResult {
@@ -74,6 +89,7 @@ impl CheckResult {
             reason: format!("could not check: {}", err.message),
             fix: err.hint.clone(),
             error: Some(err),
+            lag_over_rpo: false,
         }
     }
     fn new(
@@ -88,6 +104,7 @@ impl CheckResult {
             reason: reason.into(),
             fix: fix.into(),
             error: None,
+            lag_over_rpo: false,
         }
     }
 }

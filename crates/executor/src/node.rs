@@ -1,0 +1,439 @@
+//! Execution of one plan node: persist intent, read live state, act only if needed, verify,
+//! persist the result. Retries of a failed attempt use the step's retry policy and the shared
+//! backoff formula; AWS-level retries happen below, in the capability's own retry layer.
+
+use crate::crashpoint;
+use crate::executor::Shared;
+use pilotlight_core::backoff::full_jitter;
+use pilotlight_core::capability::Notification;
+use pilotlight_core::journal::{Decision, JournalError};
+use pilotlight_core::plan::{Action, PlanNode};
+use pilotlight_core::readiness::{run_checks, Status, Verdict};
+use pilotlight_core::run::{Event, NodeState};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Why an attempt did not succeed.
+struct Failure {
+    message: String,
+    retryable: bool,
+}
+
+impl Failure {
+    fn terminal(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+impl From<pilotlight_core::CapabilityError> for Failure {
+    fn from(e: pilotlight_core::CapabilityError) -> Self {
+        Failure {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        }
+    }
+}
+
+enum AttemptError {
+    Step(Failure),
+    Journal(JournalError),
+}
+
+impl From<JournalError> for AttemptError {
+    fn from(e: JournalError) -> Self {
+        AttemptError::Journal(e)
+    }
+}
+
+impl From<Failure> for AttemptError {
+    fn from(f: Failure) -> Self {
+        AttemptError::Step(f)
+    }
+}
+
+/// Run a node to a final journal record. `prior` is its state from the journal replay; the
+/// intent of the current attempt (`NodeStarted`) has already been written.
+pub(crate) async fn run_node(
+    sh: Arc<Shared>,
+    node: PlanNode,
+    prior: NodeState,
+) -> Result<(), JournalError> {
+    let run_id = sh.run.id.clone();
+    let started = tokio::time::Instant::now();
+    let mut attempt = prior.attempts.max(1);
+    let mut action_sent = prior.action_sent;
+    let outcome = tokio::time::timeout(node.timeout, async {
+        loop {
+            match attempt_once(&sh, &node, &mut action_sent).await {
+                Ok(detail) => return Ok(Ok(detail)),
+                Err(AttemptError::Journal(e)) => return Err(e),
+                Err(AttemptError::Step(f)) => {
+                    if !f.retryable || attempt >= node.retry.max_attempts {
+                        return Ok(Err(f.message));
+                    }
+                    let delay = full_jitter(node.retry.base_delay, node.retry.max_delay, attempt, rand::random::<f64>());
+                    warn!(run_id = %run_id, node = %node.id, attempt, delay_ms = delay.as_millis() as u64, error = %f.message, "step attempt failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                    sh.append(Event::NodeStarted { node: node.id.clone(), attempt, at_ms: sh.clock.now_ms() }).await?;
+                }
+            }
+        }
+    })
+    .await;
+    let result = match outcome {
+        Ok(Ok(r)) => r,
+        Ok(Err(journal)) => return Err(journal),
+        Err(_) => Err(format!(
+            "timed out after {} (step timeout); the target did not reach its state: check it in the AWS console, then resume or abort the run",
+            humantime::format_duration(Duration::from_secs(node.timeout.as_secs()))
+        )),
+    };
+    crashpoint::hit(&node.id, "before_result");
+    let at_ms = sh.clock.now_ms();
+    match result {
+        Ok(detail) => {
+            info!(run_id = %run_id, node = %node.id, elapsed_ms = started.elapsed().as_millis() as u64, detail = %detail, "step succeeded");
+            sh.append(Event::NodeSucceeded {
+                node: node.id.clone(),
+                detail,
+                at_ms,
+            })
+            .await?;
+        }
+        Err(error) => {
+            warn!(run_id = %run_id, node = %node.id, error = %error, "step failed");
+            sh.append(Event::NodeFailed {
+                node: node.id.clone(),
+                error: error.clone(),
+                at_ms,
+            })
+            .await?;
+            sh.notify("step_failed", format!("step {} failed: {error}", node.id))
+                .await;
+        }
+    }
+    crashpoint::hit(&node.id, "after_result");
+    Ok(())
+}
+
+async fn attempt_once(
+    sh: &Shared,
+    node: &PlanNode,
+    action_sent: &mut bool,
+) -> Result<String, AttemptError> {
+    crashpoint::hit(&node.id, "after_intent");
+    match &node.action {
+        Action::ReadinessGate => readiness_gate(sh).await,
+        Action::LagGate { database, budget } => lag_gate(sh, database, *budget).await,
+        Action::Notify { message } => {
+            sh.notify("notify", message.clone()).await;
+            Ok(format!("notified: {message}"))
+        }
+        Action::CommandHook { command } => command_hook(sh, node, command).await,
+        Action::ManualApproval { message } => approval(sh, node, message).await,
+        _ => act_and_verify(sh, node, action_sent).await,
+    }
+}
+
+async fn act_and_verify(
+    sh: &Shared,
+    node: &PlanNode,
+    action_sent: &mut bool,
+) -> Result<String, AttemptError> {
+    let act = &sh.caps.actuator;
+    let obs = act.observe(&node.action).await.map_err(Failure::from)?;
+    sh.append(Event::NodeObserved {
+        node: node.id.clone(),
+        live: obs.live.clone(),
+        at_ms: sh.clock.now_ms(),
+    })
+    .await?;
+    if obs.done {
+        return Ok(format!("already in place: {}", obs.live));
+    }
+    let waits_only = matches!(node.action, Action::WaitCapacity { .. });
+    let one_shot = node.kind.is_one_shot();
+    // Never send a one-shot action twice: not when the journal says it was sent, and not when the
+    // live state shows its effect under way (it was sent before a crash that lost the record).
+    let send = !waits_only && !obs.in_progress && !(one_shot && *action_sent);
+    if send {
+        let detail = act.act(&node.action).await.map_err(Failure::from)?;
+        crashpoint::hit(&node.id, "after_call");
+        sh.append(Event::ActionSent {
+            node: node.id.clone(),
+            detail,
+            at_ms: sh.clock.now_ms(),
+        })
+        .await?;
+        *action_sent = true;
+    } else if one_shot {
+        info!(run_id = %sh.run.id, node = %node.id, live = %obs.live, "one-shot action already sent or under way: verifying only");
+    }
+    verify(sh, node).await
+}
+
+async fn verify(sh: &Shared, node: &PlanNode) -> Result<String, AttemptError> {
+    let mut delay = sh.settings.poll_interval;
+    let mut last_live = String::new();
+    loop {
+        if sh.aborting() {
+            return Err(Failure::terminal(format!(
+                "aborted while waiting; last live state: {last_live}"
+            ))
+            .into());
+        }
+        let obs = sh
+            .caps
+            .actuator
+            .observe(&node.action)
+            .await
+            .map_err(Failure::from)?;
+        if obs.done {
+            return Ok(obs.live);
+        }
+        last_live = obs.live;
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(sh.settings.max_poll_interval);
+    }
+}
+
+async fn readiness_gate(sh: &Shared) -> Result<String, AttemptError> {
+    let report = run_checks(&sh.env, sh.caps.facts.as_ref(), sh.env.check.concurrency).await;
+    let summary = format!(
+        "{} pass, {} warn, {} fail, {} error",
+        report.count(Status::Pass),
+        report.count(Status::Warn),
+        report.count(Status::Fail),
+        report.count(Status::Error)
+    );
+    // Lag above the RPO is decided by the lag gate (and `--allow-data-loss`), not here, when the
+    // operator has already accepted data loss or the switchover is planned (zero loss).
+    let lag_decided_elsewhere = sh.run.options.allow_data_loss.is_some() || sh.run.options.planned;
+    let blocking: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.status, Status::Fail | Status::Error))
+        .filter(|r| !(r.lag_over_rpo && lag_decided_elsewhere))
+        .map(|r| format!("{}/{}: {}", r.resource.kind, r.resource.name, r.reason))
+        .collect();
+    if report.verdict == Verdict::Ready || blocking.is_empty() {
+        let note = if report.verdict == Verdict::Ready {
+            ""
+        } else {
+            "; lag above the RPO is left to the lag gate"
+        };
+        return Ok(format!("DR ready ({summary}{note})"));
+    }
+    if let Some(why) = &sh.run.options.override_readiness {
+        sh.decide(
+            "override_readiness",
+            why,
+            serde_json::json!({ "failing": blocking }),
+        )
+        .await?;
+        return Ok(format!(
+            "DR not ready ({summary}) — overridden by {}: {why}",
+            sh.run.requested_by
+        ));
+    }
+    let retryable = report.verdict == Verdict::Unknown;
+    Err(Failure {
+        message: format!(
+            "DR is not ready ({summary}): {}. Fix these (see `pilotlight check`), or override with a reason (--override-readiness)",
+            blocking.join("; ")
+        ),
+        retryable,
+    }
+    .into())
+}
+
+async fn lag_gate(sh: &Shared, database: &str, budget: Duration) -> Result<String, AttemptError> {
+    let env = &sh.env;
+    let lag = if let Some(db) = env.rds_replicas.iter().find(|d| d.name == database) {
+        sh.caps
+            .facts
+            .rds(db)
+            .await
+            .map_err(Failure::from)?
+            .lag_seconds
+            .map(Duration::from_secs_f64)
+    } else if let Some(db) = env
+        .aurora_global_clusters
+        .iter()
+        .find(|d| d.name == database)
+    {
+        sh.caps
+            .facts
+            .aurora(db)
+            .await
+            .map_err(Failure::from)?
+            .lag_ms
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+    } else {
+        return Err(Failure::terminal(format!(
+            "database `{database}` is not in the environment config"
+        ))
+        .into());
+    };
+    let fmt = |d: Duration| format!("{:.1}s", d.as_secs_f64());
+    let detail = serde_json::json!({
+        "database": database,
+        "lag_seconds": lag.map(|d| d.as_secs_f64()),
+        "budget_seconds": budget.as_secs_f64(),
+    });
+    // The estimate of data at risk (the RPO estimate) is recorded whatever the outcome.
+    sh.decide(
+        "rpo_estimate",
+        "replication lag at the lag gate",
+        detail.clone(),
+    )
+    .await?;
+    match lag {
+        Some(l) if l <= budget => Ok(format!("lag {} within budget {}", fmt(l), fmt(budget))),
+        _ if sh.run.options.planned => Ok(format!(
+            "lag {} — planned switchover waits for replication, no data loss",
+            lag.map(fmt).unwrap_or_else(|| "unknown".into())
+        )),
+        _ => {
+            let what = match lag {
+                Some(l) => format!("lag {} is above the RPO budget {}", fmt(l), fmt(budget)),
+                None => "lag is unknown (no recent metric)".to_string(),
+            };
+            if let Some(why) = &sh.run.options.allow_data_loss {
+                sh.decide("allow_data_loss", why, detail).await?;
+                Ok(format!(
+                    "{what}; data loss of up to {} allowed by {}: {why}",
+                    lag.map(fmt).unwrap_or_else(|| "an unknown amount".into()),
+                    sh.run.requested_by
+                ))
+            } else {
+                Err(Failure::terminal(format!(
+                    "{what}: an unplanned promotion now would lose more than the RPO. Wait for replication to catch up, or start the failover with --allow-data-loss REASON"
+                ))
+                .into())
+            }
+        }
+    }
+}
+
+async fn command_hook(
+    sh: &Shared,
+    node: &PlanNode,
+    command: &[String],
+) -> Result<String, AttemptError> {
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| Failure::terminal("empty command"))?;
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .env("PILOTLIGHT_RUN_ID", &sh.run.id)
+        .env("PILOTLIGHT_ENVIRONMENT", &sh.env.environment.name)
+        .env("PILOTLIGHT_STEP", &node.id)
+        .env("PILOTLIGHT_PRIMARY_REGION", &sh.env.regions.primary)
+        .env("PILOTLIGHT_DR_REGION", &sh.env.regions.dr)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| {
+            Failure::terminal(format!(
+                "cannot run {program}: {e}; check the `command` of step {}",
+                node.step
+            ))
+        })?;
+    let tail = |b: &[u8]| {
+        let s = String::from_utf8_lossy(b);
+        let s = s.trim();
+        s.chars()
+            .rev()
+            .take(400)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<String>()
+    };
+    if out.status.success() {
+        Ok(format!("{program} exited 0: {}", tail(&out.stdout)))
+    } else {
+        Err(Failure::terminal(format!(
+            "{program} exited with {}: {}",
+            out.status,
+            tail(&out.stderr)
+        ))
+        .into())
+    }
+}
+
+async fn approval(sh: &Shared, node: &PlanNode, message: &str) -> Result<String, AttemptError> {
+    if let Some(by) = sh.approved_by(&node.id).await? {
+        return Ok(format!("approved by {by}"));
+    }
+    sh.append(Event::ApprovalRequested {
+        node: node.id.clone(),
+        at_ms: sh.clock.now_ms(),
+    })
+    .await?;
+    sh.notify(
+        "approval_requested",
+        format!(
+            "approval needed for {}: {message} (pilotlight approve {} {})",
+            node.id, sh.run.id, node.id
+        ),
+    )
+    .await;
+    loop {
+        if sh.aborting() {
+            return Err(Failure::terminal("aborted while waiting for approval").into());
+        }
+        tokio::time::sleep(sh.settings.poll_interval).await;
+        if let Some(by) = sh.approved_by(&node.id).await? {
+            return Ok(format!("approved by {by}"));
+        }
+    }
+}
+
+impl Shared {
+    async fn decide(
+        &self,
+        kind: &str,
+        why: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), JournalError> {
+        self.journal
+            .record_decision(&Decision {
+                run_id: self.run.id.clone(),
+                kind: kind.to_string(),
+                who: self.run.requested_by.clone(),
+                why: why.to_string(),
+                detail,
+                at_ms: self.clock.now_ms(),
+            })
+            .await
+    }
+
+    pub(crate) async fn notify(&self, kind: &str, message: String) {
+        let n = Notification {
+            environment: self.env.environment.name.clone(),
+            run_id: Some(self.run.id.clone()),
+            kind: kind.to_string(),
+            message,
+        };
+        if let Err(e) = self.caps.notifier.notify(&n).await {
+            // A failing notifier never blocks a run.
+            warn!(run_id = %self.run.id, kind, error = %e, "notification failed");
+        }
+    }
+
+    async fn approved_by(&self, node: &str) -> Result<Option<String>, JournalError> {
+        let events = self.journal.events(&self.run.id).await?;
+        Ok(events.into_iter().find_map(|e| match e.event {
+            Event::Approved { node: n, by, .. } if n == node => Some(by),
+            _ => None,
+        }))
+    }
+}
