@@ -34,10 +34,14 @@ pub struct Capabilities {
 /// Executor tuning.
 #[derive(Debug, Clone)]
 pub struct ExecutorSettings {
-    /// First delay between verification polls (doubles up to `max_poll_interval`).
+    /// Shortest delay between verification polls.
     pub poll_interval: Duration,
     /// Largest delay between verification polls.
     pub max_poll_interval: Duration,
+    /// Verification polls are spaced by this share of the time already waited (bounded by the
+    /// two intervals above), so noticing completion adds at most about this share to a step
+    /// while long waits do not flood the API.
+    pub poll_fraction: f64,
     /// How often the driver reads the journal for control events from other processes.
     pub control_interval: Duration,
 }
@@ -45,10 +49,21 @@ pub struct ExecutorSettings {
 impl Default for ExecutorSettings {
     fn default() -> Self {
         ExecutorSettings {
-            poll_interval: Duration::from_secs(2),
+            poll_interval: Duration::from_secs(1),
             max_poll_interval: Duration::from_secs(15),
+            poll_fraction: 0.01,
             control_interval: Duration::from_millis(500),
         }
+    }
+}
+
+impl ExecutorSettings {
+    /// Delay before the next verification poll, after waiting `elapsed`.
+    pub fn next_poll(&self, elapsed: Duration) -> Duration {
+        elapsed.mul_f64(self.poll_fraction.max(0.0)).clamp(
+            self.poll_interval,
+            self.max_poll_interval.max(self.poll_interval),
+        )
     }
 }
 

@@ -178,7 +178,7 @@ async fn act_and_verify(
 }
 
 async fn verify(sh: &Shared, node: &PlanNode) -> Result<String, AttemptError> {
-    let mut delay = sh.settings.poll_interval;
+    let since = tokio::time::Instant::now();
     let mut last_live = String::new();
     loop {
         if sh.aborting() {
@@ -197,8 +197,7 @@ async fn verify(sh: &Shared, node: &PlanNode) -> Result<String, AttemptError> {
             return Ok(obs.live);
         }
         last_live = obs.live;
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(sh.settings.max_poll_interval);
+        tokio::time::sleep(sh.settings.next_poll(since.elapsed())).await;
     }
 }
 

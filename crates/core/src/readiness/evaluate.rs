@@ -11,7 +11,7 @@ use std::time::Duration;
 
 fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s >= 60.0 && s.fract() == 0.0 && (s as u64) % 60 == 0 {
+    if s >= 60.0 && s.fract() == 0.0 && (s as u64).is_multiple_of(60) {
         format!("{}m", s as u64 / 60)
     } else {
         format!("{}s", trim(s))
