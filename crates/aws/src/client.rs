@@ -18,7 +18,10 @@ pub struct ClientFactory {
 impl ClientFactory {
     /// A factory for the given settings. No network call is made until a client is used.
     pub fn new(settings: AwsSettings) -> Self {
-        ClientFactory { settings, configs: Mutex::new(HashMap::new()) }
+        ClientFactory {
+            settings,
+            configs: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The settings this factory was built with.
@@ -28,7 +31,12 @@ impl ClientFactory {
 
     /// The shared SDK configuration for `region`, built once and cached.
     pub async fn sdk_config(&self, region: &str) -> aws_types::SdkConfig {
-        if let Some(cfg) = self.configs.lock().expect("client cache poisoned").get(region) {
+        if let Some(cfg) = self
+            .configs
+            .lock()
+            .expect("client cache poisoned")
+            .get(region)
+        {
             return cfg.clone();
         }
         let s = &self.settings;
@@ -50,11 +58,19 @@ impl ClientFactory {
             loader = loader.profile_name(profile);
         }
         if let (Some(id), Some(secret)) = (&s.access_key_id, &s.secret_access_key) {
-            loader = loader
-                .credentials_provider(Credentials::new(id, secret, None, None, "pilotlight-static"));
+            loader = loader.credentials_provider(Credentials::new(
+                id,
+                secret,
+                None,
+                None,
+                "pilotlight-static",
+            ));
         }
         let cfg = loader.load().await;
-        self.configs.lock().expect("client cache poisoned").insert(region.to_string(), cfg.clone());
+        self.configs
+            .lock()
+            .expect("client cache poisoned")
+            .insert(region.to_string(), cfg.clone());
         cfg
     }
 

@@ -1,0 +1,17 @@
+//! AWS adapters for Pilotlight's capability traits, and the one AWS access layer they share:
+//! a client factory, a retry/backoff/rate-limit layer and the classification of SDK errors.
+//!
+//! Architecture invariant: every AWS call goes through [`retry::Caller`], so retries, backoff and
+//! rate limits live in exactly one place; SDK-level retries are disabled in [`client`].
+
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod error;
+pub mod readiness;
+pub mod retry;
+
+pub use client::ClientFactory;
+pub use error::classify;
+pub use readiness::AwsReadiness;
+pub use retry::{Caller, RetryPolicy};
