@@ -4,6 +4,9 @@
 
 pub mod check;
 pub mod output;
+pub mod progress;
+pub mod report;
+pub mod runs;
 pub mod sandbox;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +20,12 @@ pub struct Cli {
     /// Log filter (e.g. `info`, `pilotlight_aws=debug`); also read from PILOTLIGHT_LOG.
     #[arg(long, global = true, env = "PILOTLIGHT_LOG", default_value = "warn")]
     pub log: String,
+    /// The journal of runs (SQLite).
+    #[arg(long, global = true, env = "PILOTLIGHT_JOURNAL", default_value = "pilotlight.db")]
+    pub journal: PathBuf,
+    /// Directory of runbooks (`failover.toml`, ...).
+    #[arg(long, global = true, env = "PILOTLIGHT_RUNBOOKS", default_value = "runbooks")]
+    pub runbooks: PathBuf,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -46,6 +55,102 @@ pub enum Command {
         #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+    /// Show what a runbook would do: the steps in order, live value and target of each, the
+    /// critical path, and the gates that would block. Changes nothing.
+    Plan {
+        /// Runbook name (a file `<name>.toml` in the runbooks directory).
+        runbook: String,
+        /// The environment config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Fail over to the DR region (or resume the interrupted failover).
+    ///
+    /// Exit code 0: done; 1: failed, degraded or paused; 2: refused.
+    Failover {
+        /// The environment config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Why (recorded in the journal).
+        #[arg(long)]
+        reason: String,
+        /// Planned failover: zero data loss expected.
+        #[arg(long, conflicts_with = "unplanned")]
+        planned: bool,
+        /// Unplanned failover (the default).
+        #[arg(long)]
+        unplanned: bool,
+        /// Allow an unplanned promotion with replication lag above the RPO budget; give the reason.
+        #[arg(long, value_name = "REASON")]
+        allow_data_loss: Option<String>,
+        /// Proceed although DR readiness fails; give the reason.
+        #[arg(long, value_name = "REASON")]
+        override_readiness: Option<String>,
+        /// Do not ask for the typed confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// The same key twice makes one run.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Who is acting (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// Output of the final report.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Resume an interrupted or paused run.
+    Resume {
+        /// Run id.
+        run_id: String,
+        /// The environment config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Who is acting (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// Output of the final report.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// List runs, or show one.
+    Runs {
+        /// `show ID` for one run's timeline.
+        #[command(subcommand)]
+        command: Option<RunsCommand>,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Pause a run: running steps finish, no new step starts.
+    Pause {
+        /// Run id.
+        run_id: String,
+        /// Who is acting (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Abort a run: running steps finish, nothing new starts, the run ends aborted.
+    Abort {
+        /// Run id.
+        run_id: String,
+        /// Who is acting (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Approve a manual-approval step.
+    Approve {
+        /// Run id.
+        run_id: String,
+        /// Step (node) id.
+        step: String,
+        /// Who approves (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// The emulated two-region world for trying Pilotlight without AWS.
     Sandbox {
         /// What to do with the sandbox.
@@ -63,6 +168,19 @@ pub enum Command {
         /// Keep the emulator running after the check, until Ctrl-C.
         #[arg(long)]
         stay: bool,
+    },
+}
+
+/// `runs` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// One run's step timeline with durations.
+    Show {
+        /// Run id.
+        run_id: String,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
     },
 }
 
@@ -97,12 +215,38 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let code = runtime.block_on(dispatch(cli.command));
+    let paths = runs::Paths { journal: cli.journal, runbooks: cli.runbooks };
+    let code = runtime.block_on(dispatch(&paths, cli.command));
     ExitCode::from(code)
 }
 
-async fn dispatch(command: Command) -> u8 {
+async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
+    use pilotlight_core::run::Event;
+    let now = runs::now_ms;
     let result = match command {
+        Command::Plan { runbook, config, output } => runs::plan(paths, &config, &runbook, output).await,
+        Command::Failover { config, reason, planned, unplanned: _, allow_data_loss, override_readiness, yes, idempotency_key, by, output } => {
+            let args = runs::FailoverArgs {
+                config,
+                reason,
+                planned,
+                allow_data_loss,
+                override_readiness,
+                yes,
+                idempotency_key,
+                by: runs::operator(by),
+                output,
+            };
+            runs::failover(paths, args).await
+        }
+        Command::Resume { run_id, config, by, output } => runs::resume(paths, &config, &run_id, &runs::operator(by), output).await,
+        Command::Runs { command: None, output } => runs::list(paths, output).await,
+        Command::Runs { command: Some(RunsCommand::Show { run_id, output }), .. } => runs::show(paths, &run_id, output).await,
+        Command::Pause { run_id, by } => runs::control(paths, &run_id, Event::Paused { by: runs::operator(by), at_ms: now() }).await,
+        Command::Abort { run_id, by } => runs::control(paths, &run_id, Event::AbortRequested { by: runs::operator(by), at_ms: now() }).await,
+        Command::Approve { run_id, step, by } => {
+            runs::control(paths, &run_id, Event::Approved { node: step, by: runs::operator(by), at_ms: now() }).await
+        }
         Command::Check { config, output } => check::run(&config, output).await,
         Command::Sandbox { command: SandboxCommand::Up { endpoint, out } } => {
             sandbox::up(&endpoint, &out).await

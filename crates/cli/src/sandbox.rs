@@ -16,6 +16,9 @@ pub async fn up(endpoint: &str, out: &Path) -> Result<u8> {
 
 async fn build(opts: &SandboxOptions, out: &Path) -> Result<pilotlight_core::model::EnvironmentConfig> {
     let report = pilotlight_sandbox::up(opts).await?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     let text = pilotlight_sandbox::render_config(&report.config)?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

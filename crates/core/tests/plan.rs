@@ -30,8 +30,8 @@ fn reference_failover_plan() {
             "scale-media-routers/media-routers",
             "promote-db/db",
             "capacity",
-            "shift-dns/api",
-            "shift-dns/media",
+            "shift-dns/api-dns",
+            "shift-dns/media-dns",
             "done"
         ]
     );
@@ -60,7 +60,7 @@ fn reference_failover_plan() {
     // Promotion (420 s) is the longest chain.
     assert_eq!(
         plan.critical_path,
-        ["readiness", "promote-db/db", "shift-dns/api", "done"]
+        ["readiness", "promote-db/db", "shift-dns/api-dns", "done"]
     );
     assert_eq!(plan.critical_path_estimate.as_secs(), 10 + 420 + 60 + 1);
 }

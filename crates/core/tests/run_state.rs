@@ -87,7 +87,7 @@ fn full_success() {
     for n in ACTIONS {
         ev.extend([start(n), sent(n), ok(n)]);
     }
-    for n in ["capacity", "shift-dns/api", "shift-dns/media", "done"] {
+    for n in ["capacity", "shift-dns/api-dns", "shift-dns/media-dns", "done"] {
         ev.extend([start(n), sent(n), ok(n)]);
     }
     let s = run(&p, &ev);
@@ -104,7 +104,7 @@ fn partial_capacity_blocks_dns_but_not_independent_steps_and_ends_degraded() {
     }
     ev.extend([start("capacity"), fail("capacity")]);
     let s = run(&p, &ev);
-    for n in ["shift-dns/api", "shift-dns/media", "done"] {
+    for n in ["shift-dns/api-dns", "shift-dns/media-dns", "done"] {
         assert_eq!(s.nodes[n].status, NodeStatus::Skipped, "{n}");
         assert!(s.nodes[n]
             .message

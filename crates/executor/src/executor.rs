@@ -230,18 +230,7 @@ impl Executor {
 
     /// Record a control event (pause, resume, abort, approval) for a run; a driver picks it up.
     pub async fn control(&self, run_id: &str, event: Event) -> Result<(), ExecError> {
-        let run = self.journal.run(run_id).await?;
-        if run.status.is_final() {
-            return Err(ExecError::Refused(format!(
-                "run {run_id} has already {}",
-                run.status.label()
-            )));
-        }
-        let events = self.journal.events(run_id).await?;
-        let mut state = RunState::replay(&run.plan, events.iter().map(|e| &e.event))?;
-        state.apply(&run.plan, &event)?;
-        self.journal.append(run_id, &event).await?;
-        Ok(())
+        control(self.journal.as_ref(), run_id, event).await
     }
 
     /// Drive a run until it ends, or is paused with nothing in flight. Safe to call on a run that
@@ -371,6 +360,29 @@ impl Executor {
             }
         }
     }
+}
+
+/// Record a control event for a run after checking it is a valid transition: pause, resume,
+/// abort, or an approval. The run's driver (in this or another process) picks it up.
+pub async fn control(journal: &dyn Journal, run_id: &str, event: Event) -> Result<(), ExecError> {
+    let run = journal.run(run_id).await?;
+    if run.status.is_final() {
+        return Err(ExecError::Refused(format!("run {run_id} has already {}", run.status.label())));
+    }
+    let events = journal.events(run_id).await?;
+    let mut state = RunState::replay(&run.plan, events.iter().map(|e| &e.event))?;
+    if let Event::Approved { node, .. } = &event {
+        match state.nodes.get(node) {
+            None => return Err(ExecError::Refused(format!("run {run_id} has no step {node}"))),
+            Some(n) if n.status.is_final() => {
+                return Err(ExecError::Refused(format!("step {node} of run {run_id} is already {:?}", n.status)))
+            }
+            Some(_) => {}
+        }
+    }
+    state.apply(&run.plan, &event)?;
+    journal.append(run_id, &event).await?;
+    Ok(())
 }
 
 fn spawn_node(

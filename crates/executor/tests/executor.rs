@@ -124,11 +124,11 @@ async fn failover_completes_in_dependency_order_with_one_call_per_action() {
     );
     assert!(
         seq_of(&r, id, succeeded("capacity")).await
-            < seq_of(&r, id, started("shift-dns/api")).await
+            < seq_of(&r, id, started("shift-dns/api-dns")).await
     );
     assert!(
         seq_of(&r, id, succeeded("promote-db/db")).await
-            < seq_of(&r, id, started("shift-dns/media")).await
+            < seq_of(&r, id, started("shift-dns/media-dns")).await
     );
     // Independent steps ran in parallel: the whole run takes about the critical path
     // (promotion 420 s + DNS 60 s), not the sum of the steps.
@@ -238,7 +238,7 @@ async fn partial_capacity_blocks_dns_and_ends_degraded() {
         "independent steps go on"
     );
     assert_eq!(st.nodes["scale-services/api"].status, NodeStatus::Succeeded);
-    for n in ["capacity", "shift-dns/api", "shift-dns/media"] {
+    for n in ["capacity", "shift-dns/api-dns", "shift-dns/media-dns"] {
         assert_eq!(
             st.nodes[n].status,
             NodeStatus::Skipped,
@@ -380,7 +380,7 @@ async fn pause_then_resume_then_abort() {
         .unwrap();
     assert_eq!(driver.await.unwrap().unwrap(), RunStatus::Aborted);
     let st = state(&r, &id).await;
-    assert_eq!(st.nodes["shift-dns/api"].status, NodeStatus::Skipped);
+    assert_eq!(st.nodes["shift-dns/api-dns"].status, NodeStatus::Skipped);
     assert_eq!(
         r.world.act_count("shift"),
         0,

@@ -1,0 +1,143 @@
+//! The emulated stand-in for replication metrics. moto has no RDS replica lag and no DynamoDB
+//! replication latency, so the sandbox publishes them itself with PutMetricData, under the same
+//! namespaces, names, dimensions, units and regions that AWS uses. Readiness checks then read them
+//! exactly as they would in AWS.
+
+use crate::endpoint::ensure_loopback;
+use crate::error::{Call, SandboxError};
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use pilotlight_aws::Caller;
+use pilotlight_aws::ClientFactory;
+use pilotlight_core::model::EnvironmentConfig;
+use std::time::{Duration, SystemTime};
+
+/// Publish one data point per replicated resource of `cfg`, timestamped now:
+///
+/// - `AWS/RDS` `ReplicaLag` (Seconds), dimension `DBInstanceIdentifier` = the replica, in the
+///   DR region, for every RDS replica;
+/// - `AWS/DynamoDB` `ReplicationLatency` (Milliseconds), dimensions `TableName` and
+///   `ReceivingRegion` = the DR region, in the primary region, for every DynamoDB table.
+///
+/// Emulators only: refused (before any call) unless the factory's endpoint is a loopback
+/// address, like [`up`](crate::up). Real AWS publishes these metrics itself.
+#[tracing::instrument(skip_all, fields(
+    environment = %cfg.environment.name,
+    replica_lag_s = replica_lag.as_secs_f64(),
+    table_latency_ms = table_latency.as_secs_f64() * 1000.0,
+))]
+pub async fn publish_replication_metrics(
+    factory: &ClientFactory,
+    cfg: &EnvironmentConfig,
+    replica_lag: Duration,
+    table_latency: Duration,
+) -> Result<(), SandboxError> {
+    match factory.settings().endpoint.as_deref() {
+        Some(endpoint) => ensure_loopback(endpoint)?,
+        None => {
+            return Err(SandboxError::NonLoopbackEndpoint {
+                endpoint: "(none: the default AWS endpoints)".to_string(),
+            })
+        }
+    }
+    let caller = Caller::from_factory(factory);
+    let now = DateTime::from(SystemTime::now());
+    let primary = cfg.regions.primary.as_str();
+    let dr = cfg.regions.dr.as_str();
+
+    if !cfg.rds_replicas.is_empty() {
+        let data: Vec<MetricDatum> = cfg
+            .rds_replicas
+            .iter()
+            .map(|r| {
+                MetricDatum::builder()
+                    .metric_name("ReplicaLag")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("DBInstanceIdentifier")
+                            .value(&r.replica_instance)
+                            .build(),
+                    )
+                    .unit(StandardUnit::Seconds)
+                    .value(replica_lag.as_secs_f64())
+                    .timestamp(now)
+                    .build()
+            })
+            .collect();
+        let label = format!(
+            "cloudwatch AWS/RDS ReplicaLag of {}",
+            cfg.rds_replicas
+                .iter()
+                .map(|r| r.replica_instance.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        put(factory, &caller, "AWS/RDS", data, &label, dr).await?;
+    }
+
+    if !cfg.dynamodb_tables.is_empty() {
+        let data: Vec<MetricDatum> = cfg
+            .dynamodb_tables
+            .iter()
+            .map(|t| {
+                MetricDatum::builder()
+                    .metric_name("ReplicationLatency")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("TableName")
+                            .value(&t.table)
+                            .build(),
+                    )
+                    .dimensions(
+                        Dimension::builder()
+                            .name("ReceivingRegion")
+                            .value(dr)
+                            .build(),
+                    )
+                    .unit(StandardUnit::Milliseconds)
+                    .value(table_latency.as_secs_f64() * 1000.0)
+                    .timestamp(now)
+                    .build()
+            })
+            .collect();
+        let label = format!(
+            "cloudwatch AWS/DynamoDB ReplicationLatency of {}",
+            cfg.dynamodb_tables
+                .iter()
+                .map(|t| t.table.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        put(factory, &caller, "AWS/DynamoDB", data, &label, primary).await?;
+    }
+    Ok(())
+}
+
+async fn put(
+    factory: &ClientFactory,
+    caller: &Caller,
+    namespace: &str,
+    data: Vec<MetricDatum>,
+    label: &str,
+    region: &str,
+) -> Result<(), SandboxError> {
+    let cw = factory.cloudwatch(region).await;
+    let call = Call::new(caller, "cloudwatch", "PutMetricData", label, region);
+    // PutMetricData takes at most 1000 data points per call.
+    for chunk in data.chunks(1000) {
+        call.send(|| {
+            cw.put_metric_data()
+                .namespace(namespace)
+                .set_metric_data(Some(chunk.to_vec()))
+                .send()
+        })
+        .await?;
+    }
+    tracing::info!(
+        namespace,
+        region,
+        points = data.len(),
+        "published emulated replication metrics"
+    );
+    Ok(())
+}
