@@ -63,7 +63,7 @@ fn load_config(path: &Path) -> Result<EnvironmentConfig, u8> {
 /// Load and validate runbook `name` against `env`.
 pub fn load_plan(paths: &Paths, env: &EnvironmentConfig, name: &str) -> Result<Plan, u8> {
     let file = paths.runbooks.join(format!("{name}.toml"));
-    let runbook: Runbook = match load_runbook(&file) {
+    let runbook: Runbook = match pilotlight_config::load_runbook(&file) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
@@ -76,23 +76,6 @@ pub fn load_plan(paths: &Paths, env: &EnvironmentConfig, name: &str) -> Result<P
             eprintln!("  - {e}");
         }
         2
-    })
-}
-
-/// Read and parse a runbook file; errors name the file, line and column.
-pub fn load_runbook(file: &Path) -> Result<Runbook, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        format!("{}: cannot read the runbook ({e}); check --runbooks (default `runbooks/`) and the runbook name", file.display())
-    })?;
-    toml::from_str(&text).map_err(|e| {
-        let (line, col) = e
-            .span()
-            .map(|s| {
-                let before = &text[..s.start.min(text.len())];
-                (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
-            })
-            .unwrap_or((1, 1));
-        format!("{}:{line}:{col}: {}\n  fix: see docs/runbooks.md for the step kinds and their fields", file.display(), e.message())
     })
 }
 
