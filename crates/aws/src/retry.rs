@@ -462,7 +462,8 @@ impl Caller {
                 if attempt > 1 {
                     err.hint = format!("gave up after {attempt} attempts; {}", err.hint);
                 }
-                tracing::warn!(
+                // Returned to the caller, which reports it; logged here for the trail only.
+                tracing::info!(
                     service, region, operation, attempt, code = code.as_str(), class = ?err.class,
                     message = err.message.as_str(), "AWS call failed"
                 );

@@ -141,6 +141,19 @@ async fn ensure_service(
             })
             .await?
             .is_none();
+        if !existed {
+            // The emulator starts a new service's tasks only on an update: repeat the desired
+            // count once (a no-op on AWS) so its running count matches, as on AWS.
+            ctx.call("ecs", "UpdateService", &label, region)
+                .send(|| {
+                    ecs.update_service()
+                        .cluster(cluster)
+                        .service(service)
+                        .desired_count(desired)
+                        .send()
+                })
+                .await?;
+        }
     }
     ledger.record(label, existed);
     Ok(())
