@@ -51,7 +51,7 @@ async fn bad_config() {
 
     // (file name, config text, fragments stderr must contain)
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
-        ("malformed.toml", config(&ep, "[[s3_buckets]\nname = 1"), vec!["malformed.toml:", "line"]),
+        ("malformed.toml", config(&ep, "[[s3_buckets]\nname = 1"), vec!["malformed.toml:24:"]),
         ("unknown.toml", config(&ep, "active_cuont = 3"), vec!["unknown.toml:", "active_cuont"]),
         (
             "region.toml",
@@ -72,19 +72,43 @@ async fn bad_config() {
     for (name, text, fragments) in cases {
         let path = write(dir.path(), name, &text);
         let run = pilotlight(&["check", "--config", &path]).await;
-        assert_eq!(run.code, 2, "{name}: exit code\nstdout:{}\nstderr:{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 2,
+            "{name}: exit code\nstdout:{}\nstderr:{}",
+            run.stdout, run.stderr
+        );
         for f in fragments {
-            assert!(run.stderr.contains(f), "{name}: stderr should contain {f:?}:\n{}", run.stderr);
+            assert!(
+                run.stderr.contains(f),
+                "{name}: stderr should contain {f:?}:\n{}",
+                run.stderr
+            );
         }
-        assert!(run.stderr.contains("fix:"), "{name}: every config error says how to fix it:\n{}", run.stderr);
-        assert!(run.stdout.is_empty(), "{name}: no report on a bad config: {}", run.stdout);
+        assert!(
+            run.stderr.contains("fix:"),
+            "{name}: every config error says how to fix it:\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stdout.is_empty(),
+            "{name}: no report on a bad config: {}",
+            run.stdout
+        );
     }
-    assert_eq!(emu.stats().total_requests(), 0, "a bad config must never reach AWS");
+    assert_eq!(
+        emu.stats().total_requests(),
+        0,
+        "a bad config must never reach AWS"
+    );
 
     // A missing file.
     let run = pilotlight(&["check", "--config", "/nonexistent/env.toml"]).await;
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("/nonexistent/env.toml"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("/nonexistent/env.toml"),
+        "{}",
+        run.stderr
+    );
 
     // A resource that does not exist: the config is valid, the check says exactly what is missing.
     let path = write(dir.path(), "missing-resource.toml", &config(&ep, ""));
@@ -92,11 +116,18 @@ async fn bad_config() {
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let report = run.json();
     assert_eq!(report["results"][0]["status"], "fail");
-    assert!(report["results"][0]["reason"].as_str().unwrap().contains("no-such-table does not exist"));
+    assert!(report["results"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no-such-table does not exist"));
 
     // An unreachable endpoint: exit 2, "could not check", and a hint about the endpoint.
     let closed = pilotlight_testkit::moto::free_port().unwrap();
-    let path = write(dir.path(), "unreachable.toml", &config(&format!("http://127.0.0.1:{closed}"), ""));
+    let path = write(
+        dir.path(),
+        "unreachable.toml",
+        &config(&format!("http://127.0.0.1:{closed}"), ""),
+    );
     let run = pilotlight(&["check", "--config", &path, "--output", "json"]).await;
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     let report = run.json();

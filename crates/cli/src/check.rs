@@ -33,6 +33,11 @@ pub async fn run(config: &Path, format: OutputFormat) -> Result<u8> {
 pub async fn readiness(cfg: &EnvironmentConfig) -> ReadinessReport {
     let factory = Arc::new(ClientFactory::new(cfg.aws.clone()));
     let caller = Caller::new(&cfg.aws);
-    let source = AwsReadiness::new(factory, caller, cfg.regions.clone(), cfg.check.metric_window);
+    let source = AwsReadiness::new(
+        factory,
+        caller,
+        cfg.regions.clone(),
+        cfg.check.metric_window,
+    );
     run_checks(cfg, &source, cfg.check.concurrency).await
 }

@@ -21,10 +21,20 @@ pub struct Cli {
     #[arg(long, global = true, env = "PILOTLIGHT_LOG", default_value = "warn")]
     pub log: String,
     /// The journal of runs (SQLite).
-    #[arg(long, global = true, env = "PILOTLIGHT_JOURNAL", default_value = "pilotlight.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "PILOTLIGHT_JOURNAL",
+        default_value = "pilotlight.db"
+    )]
     pub journal: PathBuf,
     /// Directory of runbooks (`failover.toml`, ...).
-    #[arg(long, global = true, env = "PILOTLIGHT_RUNBOOKS", default_value = "runbooks")]
+    #[arg(
+        long,
+        global = true,
+        env = "PILOTLIGHT_RUNBOOKS",
+        default_value = "runbooks"
+    )]
     pub runbooks: PathBuf,
     /// The command.
     #[command(subcommand)]
@@ -215,7 +225,10 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let paths = runs::Paths { journal: cli.journal, runbooks: cli.runbooks };
+    let paths = runs::Paths {
+        journal: cli.journal,
+        runbooks: cli.runbooks,
+    };
     let code = runtime.block_on(dispatch(&paths, cli.command));
     ExitCode::from(code)
 }
@@ -224,8 +237,23 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
     use pilotlight_core::run::Event;
     let now = runs::now_ms;
     let result = match command {
-        Command::Plan { runbook, config, output } => runs::plan(paths, &config, &runbook, output).await,
-        Command::Failover { config, reason, planned, unplanned: _, allow_data_loss, override_readiness, yes, idempotency_key, by, output } => {
+        Command::Plan {
+            runbook,
+            config,
+            output,
+        } => runs::plan(paths, &config, &runbook, output).await,
+        Command::Failover {
+            config,
+            reason,
+            planned,
+            unplanned: _,
+            allow_data_loss,
+            override_readiness,
+            yes,
+            idempotency_key,
+            by,
+            output,
+        } => {
             let args = runs::FailoverArgs {
                 config,
                 reason,
@@ -239,21 +267,61 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             };
             runs::failover(paths, args).await
         }
-        Command::Resume { run_id, config, by, output } => runs::resume(paths, &config, &run_id, &runs::operator(by), output).await,
-        Command::Runs { command: None, output } => runs::list(paths, output).await,
-        Command::Runs { command: Some(RunsCommand::Show { run_id, output }), .. } => runs::show(paths, &run_id, output).await,
-        Command::Pause { run_id, by } => runs::control(paths, &run_id, Event::Paused { by: runs::operator(by), at_ms: now() }).await,
-        Command::Abort { run_id, by } => runs::control(paths, &run_id, Event::AbortRequested { by: runs::operator(by), at_ms: now() }).await,
+        Command::Resume {
+            run_id,
+            config,
+            by,
+            output,
+        } => runs::resume(paths, &config, &run_id, &runs::operator(by), output).await,
+        Command::Runs {
+            command: None,
+            output,
+        } => runs::list(paths, output).await,
+        Command::Runs {
+            command: Some(RunsCommand::Show { run_id, output }),
+            ..
+        } => runs::show(paths, &run_id, output).await,
+        Command::Pause { run_id, by } => {
+            runs::control(
+                paths,
+                &run_id,
+                Event::Paused {
+                    by: runs::operator(by),
+                    at_ms: now(),
+                },
+            )
+            .await
+        }
+        Command::Abort { run_id, by } => {
+            runs::control(
+                paths,
+                &run_id,
+                Event::AbortRequested {
+                    by: runs::operator(by),
+                    at_ms: now(),
+                },
+            )
+            .await
+        }
         Command::Approve { run_id, step, by } => {
-            runs::control(paths, &run_id, Event::Approved { node: step, by: runs::operator(by), at_ms: now() }).await
+            runs::control(
+                paths,
+                &run_id,
+                Event::Approved {
+                    node: step,
+                    by: runs::operator(by),
+                    at_ms: now(),
+                },
+            )
+            .await
         }
         Command::Check { config, output } => check::run(&config, output).await,
-        Command::Sandbox { command: SandboxCommand::Up { endpoint, out } } => {
-            sandbox::up(&endpoint, &out).await
-        }
-        Command::Sandbox { command: SandboxCommand::Emulator { port } } => {
-            sandbox::emulator(port).await
-        }
+        Command::Sandbox {
+            command: SandboxCommand::Up { endpoint, out },
+        } => sandbox::up(&endpoint, &out).await,
+        Command::Sandbox {
+            command: SandboxCommand::Emulator { port },
+        } => sandbox::emulator(port).await,
         Command::Demo { port, out, stay } => sandbox::demo(port, &out, stay).await,
     };
     match result {
@@ -268,5 +336,8 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -33,9 +33,24 @@ pub fn readiness_table(report: &ReadinessReport, colour: bool) -> String {
         "Readiness of {} (primary {}, DR {})\n\n",
         report.environment, report.primary, report.dr
     );
-    let kind_w = report.results.iter().map(|r| r.resource.kind.label().len()).max().unwrap_or(4).max(4);
-    let name_w = report.results.iter().map(|r| r.resource.name.len()).max().unwrap_or(4).max(4);
-    out.push_str(&format!("{:<5}  {:<kind_w$}  {:<name_w$}  REASON\n", "", "KIND", "NAME"));
+    let kind_w = report
+        .results
+        .iter()
+        .map(|r| r.resource.kind.label().len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let name_w = report
+        .results
+        .iter()
+        .map(|r| r.resource.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    out.push_str(&format!(
+        "{:<5}  {:<kind_w$}  {:<name_w$}  REASON\n",
+        "", "KIND", "NAME"
+    ));
     for r in &report.results {
         out.push_str(&format!(
             "{}  {:<kind_w$}  {:<name_w$}  {}\n",
@@ -45,7 +60,10 @@ pub fn readiness_table(report: &ReadinessReport, colour: bool) -> String {
             r.reason
         ));
         if r.status != Status::Pass && !r.fix.is_empty() {
-            out.push_str(&format!("{:<5}  {:<kind_w$}  {:<name_w$}  fix: {}\n", "", "", "", r.fix));
+            out.push_str(&format!(
+                "{:<5}  {:<kind_w$}  {:<name_w$}  fix: {}\n",
+                "", "", "", r.fix
+            ));
         }
     }
     let summary = format!(

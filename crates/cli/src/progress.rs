@@ -19,7 +19,10 @@ pub async fn follow(journal: Arc<dyn Journal>, run_id: String) {
     let mut started: HashMap<String, u64> = HashMap::new();
     let mut last = 0;
     loop {
-        let events = journal.events_since(&run_id, last).await.unwrap_or_default();
+        let events = journal
+            .events_since(&run_id, last)
+            .await
+            .unwrap_or_default();
         for e in events {
             last = e.seq;
             let line = |s: String| {
@@ -30,7 +33,11 @@ pub async fn follow(journal: Arc<dyn Journal>, run_id: String) {
                 }
             };
             match e.event {
-                Event::NodeStarted { node, attempt, at_ms } => {
+                Event::NodeStarted {
+                    node,
+                    attempt,
+                    at_ms,
+                } => {
                     started.entry(node.clone()).or_insert(at_ms);
                     if tty {
                         let bar = bars.entry(node.clone()).or_insert_with(|| {
@@ -40,9 +47,20 @@ pub async fn follow(journal: Arc<dyn Journal>, run_id: String) {
                             b.enable_steady_tick(Duration::from_millis(120));
                             b
                         });
-                        bar.set_message(if attempt > 1 { format!("attempt {attempt}") } else { "running".into() });
+                        bar.set_message(if attempt > 1 {
+                            format!("attempt {attempt}")
+                        } else {
+                            "running".into()
+                        });
                     } else {
-                        line(format!("  … {node} started{}", if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() }));
+                        line(format!(
+                            "  … {node} started{}",
+                            if attempt > 1 {
+                                format!(" (attempt {attempt})")
+                            } else {
+                                String::new()
+                            }
+                        ));
                     }
                 }
                 Event::NodeObserved { node, live, .. } => {
@@ -58,20 +76,32 @@ pub async fn follow(journal: Arc<dyn Journal>, run_id: String) {
                     }
                 }
                 Event::ApprovalRequested { node, .. } => {
-                    line(format!("  ? {node} waits for approval: pilotlight approve {run_id} {node}"));
+                    line(format!(
+                        "  ? {node} waits for approval: pilotlight approve {run_id} {node}"
+                    ));
                 }
-                Event::NodeSucceeded { node, detail, at_ms } => {
+                Event::NodeSucceeded {
+                    node,
+                    detail,
+                    at_ms,
+                } => {
                     if let Some(b) = bars.remove(&node) {
                         b.finish_and_clear();
                     }
-                    let took = started.get(&node).map(|s| at_ms.saturating_sub(*s) as f64 / 1000.0).unwrap_or(0.0);
+                    let took = started
+                        .get(&node)
+                        .map(|s| at_ms.saturating_sub(*s) as f64 / 1000.0)
+                        .unwrap_or(0.0);
                     line(format!("  ✔ {node} ({took:.1}s) {detail}"));
                 }
                 Event::NodeFailed { node, error, at_ms } => {
                     if let Some(b) = bars.remove(&node) {
                         b.finish_and_clear();
                     }
-                    let took = started.get(&node).map(|s| at_ms.saturating_sub(*s) as f64 / 1000.0).unwrap_or(0.0);
+                    let took = started
+                        .get(&node)
+                        .map(|s| at_ms.saturating_sub(*s) as f64 / 1000.0)
+                        .unwrap_or(0.0);
                     line(format!("  ✘ {node} ({took:.1}s) {error}"));
                 }
                 Event::Paused { by, .. } => line(format!("  ‖ paused by {by}")),

@@ -119,7 +119,11 @@ pub fn build(run: &RunRecord, events: &[StoredEvent], decisions: Vec<Decision>) 
         Event::RunFinished { at_ms, .. } => Some(*at_ms),
         _ => None,
     });
-    let critical_path_s = steps.iter().filter(|s| s.critical).filter_map(|s| s.duration_s).sum();
+    let critical_path_s = steps
+        .iter()
+        .filter(|s| s.critical)
+        .filter_map(|s| s.duration_s)
+        .sum();
     let rpo_estimate_s = decisions
         .iter()
         .rev()
@@ -140,15 +144,27 @@ pub fn build(run: &RunRecord, events: &[StoredEvent], decisions: Vec<Decision>) 
 pub fn render(r: &RunReport) -> String {
     let mut out = format!(
         "Run {} — {} of {}: {}\nrequested by {}: {}\n\n",
-        r.run.id, r.run.runbook, r.run.environment, r.run.status.to_uppercase(), r.run.requested_by, r.run.reason
+        r.run.id,
+        r.run.runbook,
+        r.run.environment,
+        r.run.status.to_uppercase(),
+        r.run.requested_by,
+        r.run.reason
     );
     let w = r.steps.iter().map(|s| s.id.len()).max().unwrap_or(4).max(4);
-    out.push_str(&format!("  {:<w$}  {:<10}  {:>8}  {:>8}  DETAIL\n", "STEP", "STATUS", "START", "TOOK"));
+    out.push_str(&format!(
+        "  {:<w$}  {:<10}  {:>8}  {:>8}  DETAIL\n",
+        "STEP", "STATUS", "START", "TOOK"
+    ));
     for s in &r.steps {
         let f = |v: Option<f64>| v.map(|x| format!("{x:.1}s")).unwrap_or_else(|| "-".into());
         let mark = if s.critical { "*" } else { " " };
         let status = format!("{:?}", s.status).to_lowercase();
-        let retries = if s.attempts > 1 { format!(" (attempt {})", s.attempts) } else { String::new() };
+        let retries = if s.attempts > 1 {
+            format!(" (attempt {})", s.attempts)
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
             "{mark} {:<w$}  {:<10}  {:>8}  {:>8}  {}{retries}\n",
             s.id,
@@ -160,14 +176,22 @@ pub fn render(r: &RunReport) -> String {
     }
     out.push_str(&format!(
         "\ntotal {}; critical path (*) {}: {:.1}s",
-        r.total_s.map(|t| format!("{t:.1}s")).unwrap_or_else(|| "still running".into()),
+        r.total_s
+            .map(|t| format!("{t:.1}s"))
+            .unwrap_or_else(|| "still running".into()),
         r.critical_path.join(" → "),
         r.critical_path_s
     ));
     if let Some(lag) = r.rpo_estimate_s {
-        out.push_str(&format!("\nreplication lag at promotion (RPO estimate): {lag:.1}s"));
+        out.push_str(&format!(
+            "\nreplication lag at promotion (RPO estimate): {lag:.1}s"
+        ));
     }
-    for d in r.decisions.iter().filter(|d| d.kind != "start" && d.kind != "rpo_estimate") {
+    for d in r
+        .decisions
+        .iter()
+        .filter(|d| d.kind != "start" && d.kind != "rpo_estimate")
+    {
         out.push_str(&format!("\n{} by {}: {}", d.kind, d.who, d.why));
     }
     out.push('\n');

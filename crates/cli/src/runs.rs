@@ -15,7 +15,9 @@ use pilotlight_core::plan::{build_plan, Action, Plan};
 use pilotlight_core::readiness::{run_checks, Verdict};
 use pilotlight_core::run::{Event, RunStatus};
 use pilotlight_core::runbook::Runbook;
-use pilotlight_executor::{Capabilities, ExecError, Executor, ExecutorSettings, LogNotifier, StartRequest, SystemClock};
+use pilotlight_executor::{
+    Capabilities, ExecError, Executor, ExecutorSettings, LogNotifier, StartRequest, SystemClock,
+};
 use pilotlight_store::SqliteJournal;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -71,7 +73,10 @@ pub fn load_plan(paths: &Paths, env: &EnvironmentConfig, name: &str) -> Result<P
         }
     };
     build_plan(env, &runbook).map_err(|errors| {
-        eprintln!("{}: the runbook does not fit the environment:", file.display());
+        eprintln!(
+            "{}: the runbook does not fit the environment:",
+            file.display()
+        );
         for e in errors {
             eprintln!("  - {e}");
         }
@@ -95,15 +100,30 @@ fn wire(env: &EnvironmentConfig) -> Wiring {
     let factory = Arc::new(ClientFactory::new(env.aws.clone()));
     let caller = Caller::new(&env.aws);
     Wiring {
-        facts: Arc::new(AwsReadiness::new(factory.clone(), caller.clone(), env.regions.clone(), env.check.metric_window)),
+        facts: Arc::new(AwsReadiness::new(
+            factory.clone(),
+            caller.clone(),
+            env.regions.clone(),
+            env.check.metric_window,
+        )),
         actuator: Arc::new(AwsActuator::new(factory, caller)),
     }
 }
 
 fn executor(env: &EnvironmentConfig, journal: Arc<dyn Journal>) -> Executor {
     let w = wire(env);
-    let caps = Capabilities { actuator: w.actuator, facts: w.facts, notifier: Arc::new(LogNotifier) };
-    Executor::new(journal, caps, Arc::new(env.clone()), Arc::new(SystemClock::new()), ExecutorSettings::default())
+    let caps = Capabilities {
+        actuator: w.actuator,
+        facts: w.facts,
+        notifier: Arc::new(LogNotifier),
+    };
+    Executor::new(
+        journal,
+        caps,
+        Arc::new(env.clone()),
+        Arc::new(SystemClock::new()),
+        ExecutorSettings::default(),
+    )
 }
 
 /// `pilotlight plan RUNBOOK`: the DAG with live value and target per step, the critical path,
@@ -125,7 +145,10 @@ pub async fn plan(paths: &Paths, config: &Path, runbook: &str, output: OutputFor
             Action::ReadinessGate => {
                 let r = run_checks(&env, w.facts.as_ref(), env.check.concurrency).await;
                 if r.verdict != Verdict::Ready {
-                    blocking.push(format!("{}: DR readiness is {:?} (see `pilotlight check`)", n.id, r.verdict));
+                    blocking.push(format!(
+                        "{}: DR readiness is {:?} (see `pilotlight check`)",
+                        n.id, r.verdict
+                    ));
                 }
                 format!("{:?}", r.verdict).to_lowercase()
             }
@@ -141,12 +164,17 @@ pub async fn plan(paths: &Paths, config: &Path, runbook: &str, output: OutputFor
                         format!("lag {l:.1}s")
                     }
                     None => {
-                        blocking.push(format!("{}: lag unknown; an unplanned failover needs --allow-data-loss", n.id));
+                        blocking.push(format!(
+                            "{}: lag unknown; an unplanned failover needs --allow-data-loss",
+                            n.id
+                        ));
                         "lag unknown".into()
                     }
                 }
             }
-            Action::Notify { .. } | Action::CommandHook { .. } | Action::ManualApproval { .. } => "-".into(),
+            Action::Notify { .. } | Action::CommandHook { .. } | Action::ManualApproval { .. } => {
+                "-".into()
+            }
             other => match w.actuator.observe(other).await {
                 Ok(o) if o.done => format!("{} (already in place)", o.live),
                 Ok(o) => o.live,
@@ -169,11 +197,28 @@ pub async fn plan(paths: &Paths, config: &Path, runbook: &str, output: OutputFor
             }))?
         ),
         OutputFormat::Table => {
-            println!("Plan: {} of {} ({} steps, at most {} at once)\n", plan.runbook, plan.environment, plan.nodes.len(), plan.max_parallel);
+            println!(
+                "Plan: {} of {} ({} steps, at most {} at once)\n",
+                plan.runbook,
+                plan.environment,
+                plan.nodes.len(),
+                plan.max_parallel
+            );
             for r in &rows {
-                let mark = if r["critical"].as_bool().unwrap_or(false) { "*" } else { " " };
-                println!("{mark} {}  [{}]", r["id"].as_str().unwrap_or(""), r["kind"].as_str().unwrap_or(""));
-                let deps: Vec<&str> = r["depends_on"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+                let mark = if r["critical"].as_bool().unwrap_or(false) {
+                    "*"
+                } else {
+                    " "
+                };
+                println!(
+                    "{mark} {}  [{}]",
+                    r["id"].as_str().unwrap_or(""),
+                    r["kind"].as_str().unwrap_or("")
+                );
+                let deps: Vec<&str> = r["depends_on"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                    .unwrap_or_default();
                 if !deps.is_empty() {
                     println!("      after:  {}", deps.join(", "));
                 }
@@ -213,7 +258,10 @@ fn confirm(env: &EnvironmentConfig, what: &str) -> bool {
         return false;
     }
     if line.trim() != env.environment.name {
-        eprintln!("confirmation did not match `{}`: nothing was done", env.environment.name);
+        eprintln!(
+            "confirmation did not match `{}`: nothing was done",
+            env.environment.name
+        );
         return false;
     }
     true
@@ -247,15 +295,34 @@ pub async fn failover(paths: &Paths, args: FailoverArgs) -> Result<u8> {
             );
             return Ok(2);
         }
-        eprintln!("resuming run {} (started by {}: {})", active.id, active.requested_by, active.reason);
+        eprintln!(
+            "resuming run {} (started by {}: {})",
+            active.id, active.requested_by, active.reason
+        );
         return drive(&exec, journal.as_ref(), &active.id, args.output).await;
     }
     if !args.yes && !confirm(&env, "FAIL OVER") {
         return Ok(2);
     }
-    let key = args.idempotency_key.clone().unwrap_or_else(|| format!("cli-{}", pilotlight_executor::new_run_id(now_ms())));
-    let options = RunOptions { planned: args.planned, allow_data_loss: args.allow_data_loss, override_readiness: args.override_readiness };
-    let started = match exec.start(StartRequest { plan, requested_by: args.by, reason: args.reason, idempotency_key: key, options }).await {
+    let key = args
+        .idempotency_key
+        .clone()
+        .unwrap_or_else(|| format!("cli-{}", pilotlight_executor::new_run_id(now_ms())));
+    let options = RunOptions {
+        planned: args.planned,
+        allow_data_loss: args.allow_data_loss,
+        override_readiness: args.override_readiness,
+    };
+    let started = match exec
+        .start(StartRequest {
+            plan,
+            requested_by: args.by,
+            reason: args.reason,
+            idempotency_key: key,
+            options,
+        })
+        .await
+    {
         Ok(s) => s,
         Err(ExecError::Journal(e @ JournalError::ActiveRunExists { .. })) => {
             eprintln!("{e}");
@@ -264,7 +331,10 @@ pub async fn failover(paths: &Paths, args: FailoverArgs) -> Result<u8> {
         Err(e) => return Err(e.into()),
     };
     if !started.created {
-        eprintln!("the same request was already made: following run {}", started.run.id);
+        eprintln!(
+            "the same request was already made: following run {}",
+            started.run.id
+        );
     } else {
         eprintln!("run {} started", started.run.id);
     }
@@ -272,7 +342,13 @@ pub async fn failover(paths: &Paths, args: FailoverArgs) -> Result<u8> {
 }
 
 /// `pilotlight resume RUN_ID`.
-pub async fn resume(paths: &Paths, config: &Path, run_id: &str, by: &str, output: OutputFormat) -> Result<u8> {
+pub async fn resume(
+    paths: &Paths,
+    config: &Path,
+    run_id: &str,
+    by: &str,
+    output: OutputFormat,
+) -> Result<u8> {
     let env = match load_config(config) {
         Ok(e) => e,
         Err(code) => return Ok(code),
@@ -286,7 +362,10 @@ pub async fn resume(paths: &Paths, config: &Path, run_id: &str, by: &str, output
         }
     };
     if run.environment != env.environment.name {
-        eprintln!("run {run_id} belongs to environment {}, not {}: pass its config", run.environment, env.environment.name);
+        eprintln!(
+            "run {run_id} belongs to environment {}, not {}: pass its config",
+            run.environment, env.environment.name
+        );
         return Ok(2);
     }
     let _lock = match driver_lock(&paths.journal, &env.environment.name)? {
@@ -298,7 +377,14 @@ pub async fn resume(paths: &Paths, config: &Path, run_id: &str, by: &str, output
     };
     let exec = executor(&env, journal.clone());
     if run.status == RunStatus::Paused {
-        exec.control(run_id, Event::Resumed { by: by.to_string(), at_ms: now_ms() }).await?;
+        exec.control(
+            run_id,
+            Event::Resumed {
+                by: by.to_string(),
+                at_ms: now_ms(),
+            },
+        )
+        .await?;
     }
     drive(&exec, journal.as_ref(), run_id, output).await
 }
@@ -336,8 +422,16 @@ pub fn driver_lock(journal: &Path, environment: &str) -> Result<Result<DriverLoc
     }
 }
 
-async fn drive(exec: &Executor, journal: &SqliteJournal, run_id: &str, output: OutputFormat) -> Result<u8> {
-    let progress = tokio::spawn(crate::progress::follow(exec.journal().clone(), run_id.to_string()));
+async fn drive(
+    exec: &Executor,
+    journal: &SqliteJournal,
+    run_id: &str,
+    output: OutputFormat,
+) -> Result<u8> {
+    let progress = tokio::spawn(crate::progress::follow(
+        exec.journal().clone(),
+        run_id.to_string(),
+    ));
     let result = tokio::select! {
         r = exec.drive(run_id) => r,
         _ = tokio::signal::ctrl_c() => {
@@ -389,8 +483,20 @@ pub async fn list(paths: &Paths, output: OutputFormat) -> Result<u8> {
                 println!("no runs in {}", paths.journal.display());
             }
             for r in &runs {
-                let took = r.finished_at_ms.map(|f| format!("{:.1}s", f.saturating_sub(r.created_at_ms) as f64 / 1000.0)).unwrap_or_else(|| "-".into());
-                println!("{}  {:<9} {:<10} {:>8}  {}  by {}: {}", r.id, r.runbook, r.status.label(), took, r.environment, r.requested_by, r.reason);
+                let took = r
+                    .finished_at_ms
+                    .map(|f| format!("{:.1}s", f.saturating_sub(r.created_at_ms) as f64 / 1000.0))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{}  {:<9} {:<10} {:>8}  {}  by {}: {}",
+                    r.id,
+                    r.runbook,
+                    r.status.label(),
+                    took,
+                    r.environment,
+                    r.requested_by,
+                    r.reason
+                );
             }
         }
     }
@@ -434,12 +540,16 @@ pub async fn control(paths: &Paths, run_id: &str, event: Event) -> Result<u8> {
 
 /// Now, in ms since the epoch.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Who is acting: `--by`, else $USER.
 pub fn operator(by: Option<String>) -> String {
-    by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into())
+    by.or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Make an anyhow error from a journal error with context.

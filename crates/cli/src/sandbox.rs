@@ -9,12 +9,18 @@ use std::path::Path;
 
 /// `pilotlight sandbox up`: build the reference deployment and write its config.
 pub async fn up(endpoint: &str, out: &Path) -> Result<u8> {
-    let opts = SandboxOptions { endpoint: endpoint.to_string(), ..SandboxOptions::default() };
+    let opts = SandboxOptions {
+        endpoint: endpoint.to_string(),
+        ..SandboxOptions::default()
+    };
     build(&opts, out).await?;
     Ok(0)
 }
 
-async fn build(opts: &SandboxOptions, out: &Path) -> Result<pilotlight_core::model::EnvironmentConfig> {
+async fn build(
+    opts: &SandboxOptions,
+    out: &Path,
+) -> Result<pilotlight_core::model::EnvironmentConfig> {
     let report = pilotlight_sandbox::up(opts).await?;
     for w in &report.warnings {
         eprintln!("warning: {w}");
@@ -36,7 +42,9 @@ async fn build(opts: &SandboxOptions, out: &Path) -> Result<pilotlight_core::mod
 
 /// `pilotlight sandbox emulator`: run moto behind the emulation proxy until Ctrl-C.
 pub async fn emulator(port: u16) -> Result<u8> {
-    let emu = Emulator::start_on(port).await.context("cannot start the emulator")?;
+    let emu = Emulator::start_on(port)
+        .await
+        .context("cannot start the emulator")?;
     eprintln!("emulator listening at {} (Ctrl-C to stop)", emu.endpoint());
     tokio::signal::ctrl_c().await?;
     emu.shutdown().await;
@@ -45,9 +53,14 @@ pub async fn emulator(port: u16) -> Result<u8> {
 
 /// `pilotlight demo`: emulator, sandbox, then Pilotlight's main job on it.
 pub async fn demo(port: u16, out: &Path, stay: bool) -> Result<u8> {
-    let emu = Emulator::start_on(port).await.context("cannot start the emulator")?;
+    let emu = Emulator::start_on(port)
+        .await
+        .context("cannot start the emulator")?;
     eprintln!("emulator listening at {}", emu.endpoint());
-    let opts = SandboxOptions { endpoint: emu.endpoint(), ..SandboxOptions::default() };
+    let opts = SandboxOptions {
+        endpoint: emu.endpoint(),
+        ..SandboxOptions::default()
+    };
     let cfg = build(&opts, out).await?;
     let report = check::readiness(&cfg).await;
     print!("{}", output::readiness_table(&report, output::use_colour()));

@@ -94,14 +94,17 @@ pub(crate) fn environment_config(
             records: world
                 .records
                 .iter()
-                .map(|r| DnsRecord {
-                    name: r.logical.to_string(),
-                    record_name: r.fqdn.clone(),
-                    record_type: "A".to_string(),
-                    routing: Routing::Failover,
-                    primary_set_identifier: world.primary_set_id.clone(),
-                    dr_set_identifier: world.dr_set_id.clone(),
-                    require_health_checks: true,
+                .map(|r| {
+                    let (primary_set_identifier, dr_set_identifier) = world.set_ids(r);
+                    DnsRecord {
+                        name: r.logical.to_string(),
+                        record_name: r.fqdn.clone(),
+                        record_type: "A".to_string(),
+                        routing: Routing::Failover,
+                        primary_set_identifier,
+                        dr_set_identifier,
+                        require_health_checks: true,
+                    }
                 })
                 .collect(),
         }),

@@ -153,13 +153,22 @@ pub(crate) struct Reference {
     pub records: Vec<RecordSpec>,
     /// TTL of the records, seconds.
     pub record_ttl: i64,
-    /// Set identifier of the record sets pointing at the primary region.
+    /// Suffix of the set identifiers of the record sets pointing at the primary region.
     pub primary_set_id: String,
-    /// Set identifier of the record sets pointing at the DR region.
+    /// Suffix of the set identifiers of the record sets pointing at the DR region.
     pub dr_set_id: String,
 }
 
 impl Reference {
+    /// The (primary, DR) set identifiers of `record`: unique per record, e.g. `api-confer-primary`.
+    pub fn set_ids(&self, record: &RecordSpec) -> (String, String) {
+        let base = record.logical.trim_end_matches("-dns");
+        (
+            format!("{base}-{}", self.primary_set_id),
+            format!("{base}-{}", self.dr_set_id),
+        )
+    }
+
     /// The reference world for `opts`, after checking the options make valid AWS names.
     pub fn new(opts: &SandboxOptions) -> Result<Self, SandboxError> {
         validate(opts)?;

@@ -366,11 +366,15 @@ async fn verify_world(cfg: &EnvironmentConfig) {
         .send()
         .await
         .unwrap();
-    for name in ["api.confer.example.", "media.confer.example."] {
+    for (name, base) in [
+        ("api.confer.example.", "api"),
+        ("media.confer.example.", "media"),
+    ] {
         for (set_id, failover, hc) in [
-            ("confer-primary", "PRIMARY", &hc_primary),
-            ("confer-dr", "SECONDARY", &hc_dr),
+            (format!("{base}-confer-primary"), "PRIMARY", &hc_primary),
+            (format!("{base}-confer-dr"), "SECONDARY", &hc_dr),
         ] {
+            let set_id = set_id.as_str();
             let s = sets
                 .resource_record_sets()
                 .iter()

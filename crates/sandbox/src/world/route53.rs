@@ -194,15 +194,16 @@ async fn ensure_record(
                 && s.set_identifier() == Some(set_id)
         })
     };
+    let (primary_set_id, dr_set_id) = w.set_ids(record);
     let sides = [
         (
-            w.primary_set_id.as_str(),
+            primary_set_id.as_str(),
             ResourceRecordSetFailover::Primary,
             primary_check,
             record.primary_ip,
         ),
         (
-            w.dr_set_id.as_str(),
+            dr_set_id.as_str(),
             ResourceRecordSetFailover::Secondary,
             dr_check,
             record.dr_ip,
