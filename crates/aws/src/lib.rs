@@ -6,11 +6,13 @@
 
 #![warn(missing_docs)]
 
+pub mod actions;
 pub mod client;
 pub mod error;
 pub mod readiness;
 pub mod retry;
 
+pub use actions::AwsActuator;
 pub use client::ClientFactory;
 pub use error::classify;
 pub use readiness::AwsReadiness;

@@ -160,7 +160,7 @@ async fn act_and_verify(
     let one_shot = node.kind.is_one_shot();
     // Never send a one-shot action twice: not when the journal says it was sent, and not when the
     // live state shows its effect under way (it was sent before a crash that lost the record).
-    let send = !waits_only && !obs.in_progress && !(one_shot && *action_sent);
+    let send = !(waits_only || obs.in_progress || (one_shot && *action_sent));
     if send {
         let detail = act.act(&node.action).await.map_err(Failure::from)?;
         crashpoint::hit(&node.id, "after_call");
