@@ -65,11 +65,10 @@ fn assert_no_duplicate_side_effects(world: &World) {
         1,
         "routers scaled once"
     );
-    assert_eq!(
-        s.request_count("route53", world.primary(), "UpdateHealthCheck"),
-        2,
-        "each record shifted once"
-    );
+    // The sandbox's two records share the primary health check: the two parallel shift steps may
+    // both set `Inverted` (idempotent), but never more than once each.
+    let hc = s.request_count("route53", world.primary(), "UpdateHealthCheck");
+    assert!((1..=2).contains(&hc), "health check updates: {hc}");
 }
 
 async fn finish_world(world: &World, crashes: usize) {
@@ -125,6 +124,15 @@ async fn kill_at_every_journal_point() {
         let run = world
             .failover(&[], &[("PILOTLIGHT_CRASHPOINT", crash.as_str())])
             .await;
+        let promotions = world
+            .emu
+            .stats()
+            .request_count("rds", world.dr(), "PromoteReadReplica");
+        assert!(
+            promotions <= 1,
+            "promotion sent twice after crash point {crash}:\n{}",
+            run.stderr
+        );
         match run.signal {
             Some(9) => {
                 hit += 1;

@@ -101,11 +101,13 @@ impl AwsReadiness {
                     .start_time(DateTime::from(start))
                     .end_time(DateTime::from(end))
                     .period(METRIC_PERIOD_SECS)
-                    .statistics(Statistic::Average)
+                    // Lag is judged on the worst value of the latest period: an average can
+                    // hide a spike that a failover at that moment would lose.
+                    .statistics(Statistic::Maximum)
                     .send()
             })
             .await?;
-        Ok(latest_average(out.datapoints()))
+        Ok(latest_maximum(out.datapoints()))
     }
 
     async fn describe_table(
@@ -866,12 +868,12 @@ pub(crate) fn group_state(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> G
 }
 
 /// The average of the datapoint with the latest timestamp.
-pub(crate) fn latest_average(points: &[aws_sdk_cloudwatch::types::Datapoint]) -> Option<f64> {
+pub(crate) fn latest_maximum(points: &[aws_sdk_cloudwatch::types::Datapoint]) -> Option<f64> {
     points
         .iter()
-        .filter(|p| p.average().is_some())
+        .filter(|p| p.maximum().is_some())
         .max_by_key(|p| p.timestamp().map(|t| (t.secs(), t.subsec_nanos())))
-        .and_then(|p| p.average())
+        .and_then(|p| p.maximum())
 }
 
 /// Whether a Route 53 checker's status report says healthy (`Success: HTTP Status Code 200, OK`).
@@ -970,17 +972,18 @@ mod tests {
     #[test]
     fn latest_datapoint_wins() {
         use aws_sdk_cloudwatch::types::Datapoint;
-        let p = |secs: i64, avg: f64| {
+        let p = |secs: i64, max: f64| {
             Datapoint::builder()
                 .timestamp(DateTime::from_secs(secs))
-                .average(avg)
+                .maximum(max)
+                .average(max / 2.0)
                 .build()
         };
         assert_eq!(
-            latest_average(&[p(100, 1.0), p(300, 3.0), p(200, 2.0)]),
+            latest_maximum(&[p(100, 1.0), p(300, 3.0), p(200, 2.0)]),
             Some(3.0)
         );
-        assert_eq!(latest_average(&[]), None);
+        assert_eq!(latest_maximum(&[]), None);
     }
 
     #[test]

@@ -683,8 +683,11 @@ fn windows_line_endings_and_bom_are_accepted() {
 
 #[test]
 fn the_reference_runbooks_parse_and_runbook_errors_name_line_and_field() {
-    let rb = crate::parse_runbook(include_str!("../../../runbooks/failover.toml"), "failover.toml")
-        .expect("runbooks/failover.toml parses");
+    let rb = crate::parse_runbook(
+        include_str!("../../../runbooks/failover.toml"),
+        "failover.toml",
+    )
+    .expect("runbooks/failover.toml parses");
     assert_eq!(rb.runbook.name, "failover");
     let bad = "[runbook]\nname = \"x\"\ndirection = \"failover\"\n\n[[steps]]\nid = \"a\"\nkind = \"reboot_everything\"\n";
     let err = crate::parse_runbook(bad, "bad.toml").unwrap_err();
@@ -692,6 +695,11 @@ fn the_reference_runbooks_parse_and_runbook_errors_name_line_and_field() {
     assert!(text.contains("bad.toml:7:"), "{text}");
     assert!(text.contains("reboot_everything"), "{text}");
     let typo = "[runbook]\nname = \"x\"\ndirection = \"failover\"\n\n[[steps]]\nid = \"a\"\nkind = \"notify\"\ndepend_on = [\"b\"]\n";
-    let text = crate::parse_runbook(typo, "typo.toml").unwrap_err().to_string();
-    assert!(text.contains("typo.toml:8:") && text.contains("depends_on"), "{text}");
+    let text = crate::parse_runbook(typo, "typo.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("typo.toml:8:") && text.contains("depends_on"),
+        "{text}"
+    );
 }

@@ -685,8 +685,8 @@ fn check_mrk(key_id: &str) -> Result<(), String> {
     let is_mrk = |id: &str| {
         id.strip_prefix("mrk-").is_some_and(|rest| {
             let hex: String = rest.chars().filter(|c| *c != '-').collect();
-            let dashed_ok = !rest.contains('-')
-                || rest.split('-').map(str::len).eq([8usize, 4, 4, 4, 12]);
+            let dashed_ok =
+                !rest.contains('-') || rest.split('-').map(str::len).eq([8usize, 4, 4, 4, 12]);
             dashed_ok && hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
         })
     };

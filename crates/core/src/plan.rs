@@ -721,34 +721,68 @@ impl Action {
         match self {
             Action::ReadinessGate => "DR readiness passes".into(),
             Action::LagGate { database, budget } => {
-                format!("{database} replication lag ≤ {}", humantime::format_duration(*budget))
+                format!(
+                    "{database} replication lag ≤ {}",
+                    humantime::format_duration(*budget)
+                )
             }
-            Action::ScaleEcs { region, cluster, service, desired } => {
+            Action::ScaleEcs {
+                region,
+                cluster,
+                service,
+                desired,
+            } => {
                 format!("{cluster}/{service} in {region}: desired {desired}, running {desired}")
             }
-            Action::ScaleAutoscaling { region, group, desired } => {
+            Action::ScaleAutoscaling {
+                region,
+                group,
+                desired,
+            } => {
                 format!("{group} in {region}: desired {desired}, in service {desired}")
             }
             Action::PromoteRdsReplica { region, instance } => {
                 format!("{instance} in {region}: promoted, writable, available")
             }
-            Action::AuroraFailover { region, global_cluster, target_cluster, planned } => format!(
+            Action::AuroraFailover {
+                region,
+                global_cluster,
+                target_cluster,
+                planned,
+            } => format!(
                 "{target_cluster} in {region} writer of {global_cluster} ({})",
-                if *planned { "switchover, no data loss" } else { "failover, data loss allowed" }
+                if *planned {
+                    "switchover, no data loss"
+                } else {
+                    "failover, data loss allowed"
+                }
             ),
-            Action::ShiftTraffic { record_name, to, failover_routing, .. } => format!(
+            Action::ShiftTraffic {
+                record_name,
+                to,
+                failover_routing,
+                ..
+            } => format!(
                 "{record_name} served from {} ({})",
                 match to {
                     Side::Dr => "DR",
                     Side::Primary => "primary",
                 },
-                if *failover_routing { "health-check steered failover records" } else { "weights" }
+                if *failover_routing {
+                    "health-check steered failover records"
+                } else {
+                    "weights"
+                }
             ),
             Action::WaitCapacity { targets, fraction } => format!(
                 "{} at ≥ {:.0}% of target: {}",
                 targets.len(),
                 fraction * 100.0,
-                targets.iter().map(|t| format!("{} {}", t.name, t.desired)).collect::<Vec<_>>().join(", ")
+                targets
+                    .iter()
+                    .map(|t| format!("{} {}", t.name, t.desired))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Action::ManualApproval { message } => format!("approved: {message}"),
             Action::CommandHook { command } => format!("`{}` exits 0", command.join(" ")),

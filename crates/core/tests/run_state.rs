@@ -87,7 +87,12 @@ fn full_success() {
     for n in ACTIONS {
         ev.extend([start(n), sent(n), ok(n)]);
     }
-    for n in ["capacity", "shift-dns/api-dns", "shift-dns/media-dns", "done"] {
+    for n in [
+        "capacity",
+        "shift-dns/api-dns",
+        "shift-dns/media-dns",
+        "done",
+    ] {
         ev.extend([start(n), sent(n), ok(n)]);
     }
     let s = run(&p, &ev);

@@ -367,15 +367,25 @@ impl Executor {
 pub async fn control(journal: &dyn Journal, run_id: &str, event: Event) -> Result<(), ExecError> {
     let run = journal.run(run_id).await?;
     if run.status.is_final() {
-        return Err(ExecError::Refused(format!("run {run_id} has already {}", run.status.label())));
+        return Err(ExecError::Refused(format!(
+            "run {run_id} has already {}",
+            run.status.label()
+        )));
     }
     let events = journal.events(run_id).await?;
     let mut state = RunState::replay(&run.plan, events.iter().map(|e| &e.event))?;
     if let Event::Approved { node, .. } = &event {
         match state.nodes.get(node) {
-            None => return Err(ExecError::Refused(format!("run {run_id} has no step {node}"))),
+            None => {
+                return Err(ExecError::Refused(format!(
+                    "run {run_id} has no step {node}"
+                )))
+            }
             Some(n) if n.status.is_final() => {
-                return Err(ExecError::Refused(format!("step {node} of run {run_id} is already {:?}", n.status)))
+                return Err(ExecError::Refused(format!(
+                    "step {node} of run {run_id} is already {:?}",
+                    n.status
+                )))
             }
             Some(_) => {}
         }

@@ -11,6 +11,6 @@ mod node;
 
 pub use clock::{Clock, SystemClock};
 pub use executor::{
-    control, new_run_id, Capabilities, ExecError, Executor, ExecutorSettings, LogNotifier, StartRequest,
-    Started,
+    control, new_run_id, Capabilities, ExecError, Executor, ExecutorSettings, LogNotifier,
+    StartRequest, Started,
 };

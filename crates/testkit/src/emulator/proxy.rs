@@ -46,6 +46,19 @@ pub(crate) async fn proxy(
     State(shared): State<Arc<Shared>>,
     request: Request<Body>,
 ) -> Response<Body> {
+    // Like AWS, finish a request whatever the client does: if the client goes away mid-request
+    // (a test kills the process), the forwarded call and the layers' bookkeeping still complete,
+    // so the emulated state matches what moto did.
+    match tokio::spawn(handle(shared, request)).await {
+        Ok(response) => response,
+        Err(e) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("emulator proxy task failed: {e}"),
+        ),
+    }
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Body> {
     let (mut parts, body) = request.into_parts();
     let mut streamed = None;
     let mut buffered = None;
