@@ -324,12 +324,16 @@ async fn throttled_api() {
     let world = World::up().await;
     let faults = world.emu.faults();
     for svc in ["ecs", "autoscaling", "rds", "route53"] {
-        faults.add(
-            FaultRule::new(FaultAction::Throttle)
-                .for_service(svc)
-                .with_probability(0.4),
-        );
-        faults.add(FaultRule::new(FaultAction::Delay { ms: 50 }).for_service(svc));
+        faults
+            .add(
+                FaultRule::new(FaultAction::Throttle)
+                    .for_service(svc)
+                    .with_probability(0.4),
+            )
+            .expect("valid fault rule");
+        faults
+            .add(FaultRule::new(FaultAction::Delay { ms: 50 }).for_service(svc))
+            .expect("valid fault rule");
     }
     let run = world.failover(&["--output", "json"], &[]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);

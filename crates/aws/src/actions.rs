@@ -16,7 +16,6 @@
 //! weights 0/100 and waits until the change is `INSYNC`.
 
 use crate::client::ClientFactory;
-use crate::readiness::same_dns_name;
 use crate::retry::Caller;
 use async_trait::async_trait;
 use pilotlight_core::capability::{Actuator, Observation};
@@ -43,7 +42,6 @@ pub const SERVING_WEIGHT: i64 = 100;
 type RecordSet = aws_sdk_route53::types::ResourceRecordSet;
 
 /// Most pages of `ListResourceRecordSets` read for one record.
-const MAX_RECORD_PAGES: u32 = 10;
 
 /// RDS instance statuses that mean a change (a promotion, a reboot) is under way.
 const RDS_BUSY_STATUSES: &[&str] = &[
@@ -856,89 +854,31 @@ impl AwsActuator {
 
     // ---- Route 53 ----------------------------------------------------------------------------
 
-    /// The primary and DR record sets of a record, read from the zone's sorted listing starting
-    /// at the record's name and type.
+    /// The primary and DR record sets of a record (see [`crate::route53::record_pair`]).
     async fn record_pair(
         &self,
         shift: &Shift<'_>,
     ) -> Result<(Option<RecordSet>, Option<RecordSet>), CapabilityError> {
-        use aws_sdk_route53::types::RrType;
         let region = self.route53_region.as_str();
         let client = self.route53().await;
-        let rtype = RrType::from(shift.record_type.to_ascii_uppercase().as_str());
-        let (mut primary, mut dr) = (None, None);
-        let mut next: Option<(String, Option<RrType>, Option<String>)> =
-            Some((shift.record_name.to_string(), Some(rtype.clone()), None));
-        let mut pages = 0;
-        let mut seen = false;
-        while let Some((name, ty, ident)) = next.take() {
-            pages += 1;
-            let out = self
-                .caller
-                .call_opt(
+        let query = crate::route53::RecordQuery {
+            zone_id: shift.zone_id,
+            record_name: shift.record_name,
+            record_type: shift.record_type,
+            primary_set: shift.primary_set,
+            dr_set: shift.dr_set,
+        };
+        crate::route53::record_pair(&self.caller, &client, region, &query)
+            .await?
+            .ok_or_else(|| {
+                terminal(
                     "route53",
                     region,
                     "ListResourceRecordSets",
-                    &["NoSuchHostedZone"],
-                    || {
-                        client
-                            .list_resource_record_sets()
-                            .hosted_zone_id(shift.zone_id)
-                            .start_record_name(&name)
-                            .set_start_record_type(ty.clone())
-                            .set_start_record_identifier(ident.clone())
-                            .send()
-                    },
+                    format!("hosted zone `{}` does not exist", shift.zone_id),
+                    "fix `route53.zone_id` in the environment config",
                 )
-                .await?
-                .ok_or_else(|| {
-                    terminal(
-                        "route53",
-                        region,
-                        "ListResourceRecordSets",
-                        format!("hosted zone `{}` does not exist", shift.zone_id),
-                        "fix `route53.zone_id` in the environment config",
-                    )
-                })?;
-            let mut past = false;
-            for rrset in out.resource_record_sets() {
-                let ours =
-                    same_dns_name(rrset.name(), shift.record_name) && rrset.r#type() == &rtype;
-                if !ours {
-                    // Entries before the record (an emulator ignoring the start) are skipped;
-                    // the first other entry after it ends the record.
-                    if seen {
-                        past = true;
-                        break;
-                    }
-                    continue;
-                }
-                seen = true;
-                match rrset.set_identifier() {
-                    Some(id) if id == shift.primary_set => primary = Some(rrset.clone()),
-                    Some(id) if id == shift.dr_set => dr = Some(rrset.clone()),
-                    _ => {}
-                }
-            }
-            if !past
-                && out.is_truncated()
-                && (primary.is_none() || dr.is_none())
-                && pages < MAX_RECORD_PAGES
-            {
-                if let Some(n) = out.next_record_name() {
-                    let following = (
-                        n.to_string(),
-                        out.next_record_type().cloned(),
-                        out.next_record_identifier().map(str::to_string),
-                    );
-                    // Never ask for the same page twice (a listing that makes no progress).
-                    if following != (name.clone(), ty.clone(), ident.clone()) {
-                        next = Some(following);
-                    }
-                }
-            }
-        }
-        Ok((primary, dr))
+            })
     }
 
     fn missing_set(&self, shift: &Shift<'_>, set: &str) -> CapabilityError {

@@ -11,6 +11,7 @@ pub mod client;
 pub mod error;
 pub mod readiness;
 pub mod retry;
+mod route53;
 
 pub use actions::AwsActuator;
 pub use client::ClientFactory;

@@ -24,7 +24,6 @@ use std::time::{Duration, SystemTime};
 const HEALTHY_PREFIX: &str = "Success";
 
 /// Most pages of `ListResourceRecordSets` read for one record (300 record sets each).
-const MAX_RECORD_PAGES: u32 = 10;
 
 /// Period of the CloudWatch statistics read (the finest standard resolution).
 const METRIC_PERIOD_SECS: i32 = 60;
@@ -441,71 +440,30 @@ impl AwsReadiness {
         })
     }
 
-    /// The two record sets of `record` (primary, DR), read from the sorted listing of the zone
-    /// starting at the record's name and type.
+    /// The two record sets of `record` (primary, DR) (see [`crate::route53::record_pair`]).
     async fn record_sets(
         &self,
         region: &str,
         zone_id: &str,
         record: &DnsRecord,
     ) -> Result<(Option<RecordSetState>, Option<RecordSetState>), CapabilityError> {
-        use aws_sdk_route53::types::RrType;
         let client = self.clients.route53(region).await;
-        let rtype = RrType::from(record.record_type.as_str());
-        let (mut primary, mut dr) = (None, None);
-        let mut next: Option<(String, Option<RrType>, Option<String>)> =
-            Some((record.record_name.clone(), Some(rtype.clone()), None));
-        let mut pages = 0;
-        while let Some((name, ty, ident)) = next.take() {
-            pages += 1;
-            let out = self
-                .caller
-                .call("route53", region, "ListResourceRecordSets", || {
-                    client
-                        .list_resource_record_sets()
-                        .hosted_zone_id(zone_id)
-                        .start_record_name(&name)
-                        .set_start_record_type(ty.clone())
-                        .set_start_record_identifier(ident.clone())
-                        .send()
-                })
-                .await?;
-            let mut past = false;
-            for rrset in out.resource_record_sets() {
-                if !same_dns_name(rrset.name(), &record.record_name) || rrset.r#type() != &rtype {
-                    past = true;
-                    break;
-                }
-                let state = RecordSetState {
-                    failover: rrset.failover().map(|f| f.as_str().to_string()),
-                    weight: rrset.weight(),
-                    health_check_id: rrset.health_check_id().map(str::to_string),
-                };
-                match rrset.set_identifier() {
-                    Some(id) if id == record.primary_set_identifier => primary = Some(state),
-                    Some(id) if id == record.dr_set_identifier => dr = Some(state),
-                    _ => {}
-                }
-            }
-            if !past
-                && out.is_truncated()
-                && (primary.is_none() || dr.is_none())
-                && pages < MAX_RECORD_PAGES
-            {
-                if let Some(n) = out.next_record_name() {
-                    let following = (
-                        n.to_string(),
-                        out.next_record_type().cloned(),
-                        out.next_record_identifier().map(str::to_string),
-                    );
-                    // Never ask for the same page twice (a listing that makes no progress).
-                    if following != (name.clone(), ty.clone(), ident.clone()) {
-                        next = Some(following);
-                    }
-                }
-            }
-        }
-        Ok((primary, dr))
+        let query = crate::route53::RecordQuery {
+            zone_id,
+            record_name: &record.record_name,
+            record_type: &record.record_type,
+            primary_set: &record.primary_set_identifier,
+            dr_set: &record.dr_set_identifier,
+        };
+        let state = |rrset: aws_sdk_route53::types::ResourceRecordSet| RecordSetState {
+            failover: rrset.failover().map(|f| f.as_str().to_string()),
+            weight: rrset.weight(),
+            health_check_id: rrset.health_check_id().map(str::to_string),
+        };
+        let (primary, dr) = crate::route53::record_pair(&self.caller, &client, region, &query)
+            .await?
+            .unwrap_or((None, None));
+        Ok((primary.map(state), dr.map(state)))
     }
 }
 

@@ -65,12 +65,31 @@ pub async fn demo(port: u16, out: &Path, stay: bool) -> Result<u8> {
     let report = check::readiness(&cfg).await;
     print!("{}", output::readiness_table(&report, output::use_colour()));
     if stay {
+        // The emulated replication metrics are only trusted for `check.metric_window`: keep them fresh.
+        let metrics_cfg = cfg.clone();
+        let refresher = tokio::spawn(async move {
+            let factory = pilotlight_aws::ClientFactory::new(metrics_cfg.aws.clone());
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                if let Err(e) = pilotlight_sandbox::publish_replication_metrics(
+                    &factory,
+                    &metrics_cfg,
+                    pilotlight_sandbox::SANDBOX_REPLICA_LAG,
+                    pilotlight_sandbox::SANDBOX_TABLE_LATENCY,
+                )
+                .await
+                {
+                    tracing::warn!(error = %e, "could not refresh the sandbox's replication metrics");
+                }
+            }
+        });
         eprintln!(
             "\nThe emulator stays up at {}. Try: pilotlight check --config {}\nCtrl-C to stop.",
             emu.endpoint(),
             out.display()
         );
         tokio::signal::ctrl_c().await?;
+        refresher.abort();
     }
     emu.shutdown().await;
     Ok(report.verdict.exit_code() as u8)
