@@ -121,6 +121,29 @@ async fn bad_config() {
         .unwrap()
         .contains("no-such-table does not exist"));
 
+    // Wrong credentials (a profile that does not exist): exit 2, and the error says credentials.
+    let empty = dir.path().join("empty-aws-config");
+    std::fs::write(&empty, "").unwrap();
+    let no_creds = config(&ep, "").replace(
+        "access_key_id = \"test\"\nsecret_access_key = \"test\"\n",
+        "profile = \"no-such-profile\"\n",
+    );
+    let path = write(dir.path(), "credentials.toml", &no_creds);
+    let run = common::pilotlight_env(
+        &["check", "--config", &path, "--output", "json"],
+        &[
+            ("AWS_CONFIG_FILE", empty.to_str().unwrap()),
+            ("AWS_SHARED_CREDENTIALS_FILE", empty.to_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_eq!(
+        report["results"][0]["error"]["class"], "credentials",
+        "{report:#}"
+    );
+
     // An unreachable endpoint: exit 2, "could not check", and a hint about the endpoint.
     let closed = pilotlight_testkit::moto::free_port().unwrap();
     let path = write(

@@ -153,6 +153,8 @@ async fn sandbox_failover_end_to_end() {
         "the lag at promotion is reported"
     );
     assert!(report["critical_path"].as_array().unwrap().len() >= 3);
+    // The run ends with a passing post-check of every changed target.
+    assert!(run.stderr.contains("post-check passed"), "{}", run.stderr);
     // Progress lines were printed as steps finished.
     assert!(run.stderr.contains("✔ promote-db/db"), "{}", run.stderr);
     assert_failed_over(&world).await;

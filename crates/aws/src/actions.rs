@@ -41,8 +41,6 @@ pub const SERVING_WEIGHT: i64 = 100;
 /// A Route 53 record set as listed.
 type RecordSet = aws_sdk_route53::types::ResourceRecordSet;
 
-/// Most pages of `ListResourceRecordSets` read for one record.
-
 /// RDS instance statuses that mean a change (a promotion, a reboot) is under way.
 const RDS_BUSY_STATUSES: &[&str] = &[
     "modifying",

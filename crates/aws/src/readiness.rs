@@ -23,8 +23,6 @@ use std::time::{Duration, SystemTime};
 /// Statuses a Route 53 checker reports when it considers the endpoint healthy start with this.
 const HEALTHY_PREFIX: &str = "Success";
 
-/// Most pages of `ListResourceRecordSets` read for one record (300 record sets each).
-
 /// Period of the CloudWatch statistics read (the finest standard resolution).
 const METRIC_PERIOD_SECS: i32 = 60;
 

@@ -338,7 +338,56 @@ pub async fn failover(paths: &Paths, args: FailoverArgs) -> Result<u8> {
     } else {
         eprintln!("run {} started", started.run.id);
     }
-    drive(&exec, journal.as_ref(), &started.run.id, args.output).await
+    let code = drive(&exec, journal.as_ref(), &started.run.id, args.output).await?;
+    Ok(post_check_if_done(&env, &started.run.plan, code).await)
+}
+
+/// After a successful run, read every changed target once more and say whether the end state
+/// holds (exit code 1 if not). Reads only.
+async fn post_check_if_done(env: &EnvironmentConfig, plan: &Plan, code: u8) -> u8 {
+    if code != 0 {
+        return code;
+    }
+    let w = wire(env);
+    let mut failed = 0;
+    let mut checked = 0;
+    eprintln!("post-check: reading every target again");
+    for n in &plan.nodes {
+        if matches!(
+            n.action,
+            Action::ReadinessGate
+                | Action::LagGate { .. }
+                | Action::Notify { .. }
+                | Action::CommandHook { .. }
+                | Action::ManualApproval { .. }
+        ) {
+            continue;
+        }
+        checked += 1;
+        match w.actuator.observe(&n.action).await {
+            Ok(o) if o.done => eprintln!("  ✔ {}: {}", n.id, o.live),
+            Ok(o) => {
+                failed += 1;
+                eprintln!(
+                    "  ✘ {}: {} (expected: {})",
+                    n.id,
+                    o.live,
+                    n.action.target_text()
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("  ✘ {}: cannot read: {}", n.id, e.message);
+            }
+        }
+    }
+    if failed == 0 {
+        eprintln!("post-check passed: {checked} targets in their final state");
+        0
+    } else {
+        eprintln!("post-check FAILED: {failed} of {checked} targets are not in their final state; inspect them before relying on DR");
+        1
+    }
 }
 
 /// `pilotlight resume RUN_ID`.
