@@ -349,8 +349,7 @@ async fn post_check_if_done(env: &EnvironmentConfig, plan: &Plan, code: u8) -> u
         return code;
     }
     let w = wire(env);
-    let mut failed = 0;
-    let mut checked = 0;
+    let (mut wrong, mut unreadable, mut checked) = (0, 0, 0);
     eprintln!("post-check: reading every target again");
     for n in &plan.nodes {
         if matches!(
@@ -364,10 +363,27 @@ async fn post_check_if_done(env: &EnvironmentConfig, plan: &Plan, code: u8) -> u
             continue;
         }
         checked += 1;
-        match w.actuator.observe(&n.action).await {
+        // A read that AWS throttles is tried again (the AWS layer already retried each call).
+        let mut attempt = 1;
+        let observed = loop {
+            match w.actuator.observe(&n.action).await {
+                Err(e) if e.is_retryable() && attempt < 4 => {
+                    let delay = pilotlight_core::backoff::full_jitter(
+                        std::time::Duration::from_millis(500),
+                        std::time::Duration::from_secs(5),
+                        attempt,
+                        rand::random::<f64>(),
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        };
+        match observed {
             Ok(o) if o.done => eprintln!("  ✔ {}: {}", n.id, o.live),
             Ok(o) => {
-                failed += 1;
+                wrong += 1;
                 eprintln!(
                     "  ✘ {}: {} (expected: {})",
                     n.id,
@@ -376,18 +392,22 @@ async fn post_check_if_done(env: &EnvironmentConfig, plan: &Plan, code: u8) -> u
                 );
             }
             Err(e) => {
-                failed += 1;
-                eprintln!("  ✘ {}: cannot read: {}", n.id, e.message);
+                unreadable += 1;
+                eprintln!("  ? {}: cannot read: {} ({})", n.id, e.message, e.hint);
             }
         }
     }
-    if failed == 0 {
+    if wrong == 0 && unreadable == 0 {
         eprintln!("post-check passed: {checked} targets in their final state");
-        0
-    } else {
-        eprintln!("post-check FAILED: {failed} of {checked} targets are not in their final state; inspect them before relying on DR");
-        1
+        return 0;
     }
+    if wrong > 0 {
+        eprintln!("post-check FAILED: {wrong} of {checked} targets are not in their final state; inspect them before relying on DR");
+    }
+    if unreadable > 0 {
+        eprintln!("post-check incomplete: {unreadable} of {checked} targets could not be read; check them with `pilotlight plan` or the AWS console");
+    }
+    1
 }
 
 /// `pilotlight resume RUN_ID`.
