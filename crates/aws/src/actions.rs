@@ -1219,7 +1219,33 @@ struct Shift<'a> {
     to: Side,
 }
 
-impl Shift<'_> {
+impl<'a> Shift<'a> {
+    /// The shift of a `ShiftTraffic` action, and whether its records use failover routing.
+    fn of(action: &'a Action) -> Option<(Shift<'a>, bool)> {
+        match action {
+            Action::ShiftTraffic {
+                zone_id,
+                record_name,
+                record_type,
+                primary_set_identifier,
+                dr_set_identifier,
+                failover_routing,
+                to,
+            } => Some((
+                Shift {
+                    zone_id,
+                    record_name,
+                    record_type,
+                    primary_set: primary_set_identifier,
+                    dr_set: dr_set_identifier,
+                    to: *to,
+                },
+                *failover_routing,
+            )),
+            _ => None,
+        }
+    }
+
     /// Key of the pair in the actuator's memory.
     fn key(&self) -> String {
         format!(
@@ -1296,24 +1322,9 @@ impl Actuator for AwsActuator {
                 self.observe_aurora(region, global_cluster, target_cluster)
                     .await
             }
-            Action::ShiftTraffic {
-                zone_id,
-                record_name,
-                record_type,
-                primary_set_identifier,
-                dr_set_identifier,
-                failover_routing,
-                to,
-            } => {
-                let shift = Shift {
-                    zone_id,
-                    record_name,
-                    record_type,
-                    primary_set: primary_set_identifier,
-                    dr_set: dr_set_identifier,
-                    to: *to,
-                };
-                if *failover_routing {
+            Action::ShiftTraffic { .. } => {
+                let (shift, failover_routing) = Shift::of(action).expect("a ShiftTraffic action");
+                if failover_routing {
                     self.observe_failover_records(&shift).await
                 } else {
                     self.observe_weighted(&shift).await
@@ -1349,24 +1360,9 @@ impl Actuator for AwsActuator {
                 self.act_aurora(region, global_cluster, target_cluster, *planned)
                     .await
             }
-            Action::ShiftTraffic {
-                zone_id,
-                record_name,
-                record_type,
-                primary_set_identifier,
-                dr_set_identifier,
-                failover_routing,
-                to,
-            } => {
-                let shift = Shift {
-                    zone_id,
-                    record_name,
-                    record_type,
-                    primary_set: primary_set_identifier,
-                    dr_set: dr_set_identifier,
-                    to: *to,
-                };
-                if *failover_routing {
+            Action::ShiftTraffic { .. } => {
+                let (shift, failover_routing) = Shift::of(action).expect("a ShiftTraffic action");
+                if failover_routing {
                     self.act_failover_records(&shift).await
                 } else {
                     self.act_weighted(&shift).await

@@ -620,8 +620,3 @@ pub fn operator(by: Option<String>) -> String {
     by.or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".into())
 }
-
-/// Make an anyhow error from a journal error with context.
-pub fn journal_err(e: JournalError) -> anyhow::Error {
-    anyhow!(e)
-}
