@@ -27,6 +27,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::{debug, info};
 
+mod lifecycle;
+
 /// Region Route 53 (a global service) is signed for unless told otherwise
 /// ([`AwsActuator::with_route53_region`]).
 pub const ROUTE53_REGION: &str = "us-east-1";
@@ -106,9 +108,16 @@ pub fn promotion_state(status: &str, source: Option<&str>) -> (bool, bool) {
 
 /// The weights (primary, DR) of a weighted pair when `to` serves.
 pub fn weights_for(to: Side) -> (i64, i64) {
+    shared_weights(to, 100)
+}
+
+/// The weights (primary, DR) of a weighted pair when `to` gets `share` percent of the traffic.
+pub fn shared_weights(to: Side, share: u8) -> (i64, i64) {
+    let to_weight = SERVING_WEIGHT * i64::from(share.min(100)) / 100;
+    let other = SERVING_WEIGHT - to_weight;
     match to {
-        Side::Primary => (SERVING_WEIGHT, 0),
-        Side::Dr => (0, SERVING_WEIGHT),
+        Side::Primary => (to_weight, other),
+        Side::Dr => (other, to_weight),
     }
 }
 
@@ -498,8 +507,20 @@ impl AwsActuator {
             done,
             "observed Auto Scaling group"
         );
+        let protected = g
+            .instances()
+            .iter()
+            .filter(|i| i.protected_from_scale_in() == Some(true))
+            .count();
+        let mut live = format!("desired {now}, in service {in_service}");
+        if protected > 0 && in_service > desired {
+            let _ = write!(
+                live,
+                ", {protected} protected from scale-in (draining live sessions)"
+            );
+        }
         Ok(Observation {
-            live: format!("desired {now}, in service {in_service}"),
+            live,
             done,
             in_progress: false,
         })
@@ -593,6 +614,28 @@ impl AwsActuator {
         region: &str,
         instance: &str,
     ) -> Result<aws_sdk_rds::types::DbInstance, CapabilityError> {
+        self.db_instance_opt(region, instance)
+            .await?
+            .ok_or_else(|| {
+                terminal(
+                    "rds",
+                    region,
+                    "DescribeDBInstances",
+                    format!("RDS instance `{instance}` does not exist"),
+                    format!(
+                        "check the instance identifiers of the RDS replica in the environment \
+                     config and that the instance exists in {region}"
+                    ),
+                )
+            })
+    }
+
+    /// The instance, `None` when it does not exist.
+    async fn db_instance_opt(
+        &self,
+        region: &str,
+        instance: &str,
+    ) -> Result<Option<aws_sdk_rds::types::DbInstance>, CapabilityError> {
         let client = self.rds(region).await;
         let out = self
             .caller
@@ -609,7 +652,7 @@ impl AwsActuator {
                 },
             )
             .await?;
-        out.and_then(|o| {
+        Ok(out.and_then(|o| {
             o.db_instances()
                 .iter()
                 .find(|db| {
@@ -618,19 +661,7 @@ impl AwsActuator {
                         || db.db_instance_arn() == Some(instance)
                 })
                 .cloned()
-        })
-        .ok_or_else(|| {
-            terminal(
-                "rds",
-                region,
-                "DescribeDBInstances",
-                format!("RDS instance `{instance}` does not exist"),
-                format!(
-                    "check the instance identifiers of the RDS replica in the environment \
-                     config and that the instance exists in {region}"
-                ),
-            )
-        })
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(kind = "rds", region = %region, instance = %instance))]
@@ -1050,7 +1081,7 @@ impl AwsActuator {
     #[tracing::instrument(skip_all, fields(kind = "route53", zone = %shift.zone_id, record = %shift.record_name, to = ?shift.to))]
     async fn observe_weighted(&self, shift: &Shift<'_>) -> Result<Observation, CapabilityError> {
         let (_, _, weights) = self.weighted_pair(shift).await?;
-        let want = weights_for(shift.to);
+        let want = shared_weights(shift.to, shift.share);
         let mut live = format!("weights primary {}, DR {}", weights.0, weights.1);
         if weights != want {
             return Ok(Observation {
@@ -1105,7 +1136,7 @@ impl AwsActuator {
     async fn act_weighted(&self, shift: &Shift<'_>) -> Result<String, CapabilityError> {
         use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
         let (mut primary, mut dr, _) = self.weighted_pair(shift).await?;
-        let (pw, dw) = weights_for(shift.to);
+        let (pw, dw) = shared_weights(shift.to, shift.share);
         primary.weight = Some(pw);
         dr.weight = Some(dw);
         let region = self.route53_region.as_str();
@@ -1217,6 +1248,8 @@ struct Shift<'a> {
     primary_set: &'a str,
     dr_set: &'a str,
     to: Side,
+    /// Percent of the traffic `to` gets (100 unless the shift is gradual).
+    share: u8,
 }
 
 impl<'a> Shift<'a> {
@@ -1231,6 +1264,8 @@ impl<'a> Shift<'a> {
                 dr_set_identifier,
                 failover_routing,
                 to,
+                weight,
+                ..
             } => Some((
                 Shift {
                     zone_id,
@@ -1239,6 +1274,7 @@ impl<'a> Shift<'a> {
                     primary_set: primary_set_identifier,
                     dr_set: dr_set_identifier,
                     to: *to,
+                    share: weight.unwrap_or(100),
                 },
                 *failover_routing,
             )),
@@ -1333,6 +1369,24 @@ impl Actuator for AwsActuator {
             Action::WaitCapacity { targets, fraction } => {
                 self.observe_capacity(targets, *fraction).await
             }
+            Action::FenceRds {
+                region,
+                instance,
+                parameter_group,
+            } => {
+                self.observe_fence(region, instance, parameter_group.as_deref())
+                    .await
+            }
+            Action::RetireRds { region, instance } => self.observe_retire(region, instance).await,
+            Action::ReprotectRds {
+                region,
+                instance,
+                source_region,
+                source_instance,
+            } => {
+                self.observe_reprotect(region, instance, source_region, source_instance)
+                    .await
+            }
             other => Err(not_an_aws_action(other)),
         }
     }
@@ -1375,7 +1429,58 @@ impl Actuator for AwsActuator {
                 "wait_until only waits for capacity; there is nothing to send",
                 "report this as a bug: the executor must only observe wait_until steps",
             )),
+            Action::FenceRds {
+                region,
+                instance,
+                parameter_group,
+            } => {
+                self.fence(region, instance, parameter_group.as_deref())
+                    .await
+            }
+            Action::RetireRds { region, instance } => self.retire(region, instance).await,
+            Action::ReprotectRds {
+                region,
+                instance,
+                source_region,
+                source_instance,
+            } => {
+                self.reprotect(region, instance, source_region, source_instance)
+                    .await
+            }
             other => Err(not_an_aws_action(other)),
+        }
+    }
+
+    async fn health(&self, action: &Action) -> Result<Observation, CapabilityError> {
+        match Shift::of(action) {
+            Some((shift, _)) => self.serving_health(&shift).await,
+            None => Err(terminal(
+                "pilotlight",
+                "-",
+                "health",
+                "only traffic shifts have a health gate",
+                "report this as a bug: the executor asked for the health of a step that has none",
+            )),
+        }
+    }
+
+    async fn force(&self, action: &Action) -> Result<String, CapabilityError> {
+        match action {
+            Action::ScaleAutoscaling {
+                region,
+                group,
+                desired,
+            } => {
+                self.release_scale_in_protection(region, group, *desired)
+                    .await
+            }
+            other => Err(terminal(
+                "pilotlight",
+                "-",
+                "force",
+                format!("nothing can be forced for {}", other.target_text()),
+                "report this as a bug: only router scale-ins wait on something to force",
+            )),
         }
     }
 }

@@ -530,6 +530,17 @@ impl ReadinessFacts for AwsReadiness {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(kind = "rds", region = %region, instance = %instance))]
+    async fn rds_replica_lag(
+        &self,
+        region: &str,
+        instance: &str,
+    ) -> Result<Option<f64>, CapabilityError> {
+        let dims = [("DBInstanceIdentifier", instance)];
+        self.latest_metric(region, "AWS/RDS", "ReplicaLag", &dims)
+            .await
+    }
+
     #[tracing::instrument(skip_all, fields(kind = "aurora", name = %db.name))]
     async fn aurora(&self, db: &AuroraGlobalCluster) -> Result<AuroraFacts, CapabilityError> {
         let dims = [("DBClusterIdentifier", db.dr_cluster.as_str())];

@@ -568,6 +568,9 @@ fn shift(zone: &str, failover_routing: bool, to: Side) -> Action {
         dr_set_identifier: "api-dr".into(),
         failover_routing,
         to,
+        weight: None,
+        previous: None,
+        soak: None,
     }
 }
 
@@ -760,6 +763,9 @@ async fn failover_records_need_health_checks() -> anyhow::Result<()> {
         dr_set_identifier: "api-dr".into(),
         failover_routing: true,
         to: Side::Dr,
+        weight: None,
+        previous: None,
+        soak: None,
     };
     let e = terminal(w.actuator.observe(&other).await);
     assert!(e.message.contains("`api-primary`"), "{e}");
@@ -957,6 +963,8 @@ async fn executor_actions_are_refused() {
         Action::LagGate {
             database: "orders".into(),
             budget: Duration::from_secs(5),
+            replica: Side::Dr,
+            wait: false,
         },
         Action::ManualApproval {
             message: "go?".into(),

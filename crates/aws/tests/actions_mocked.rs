@@ -594,6 +594,9 @@ async fn weighted_shift_is_done_only_when_insync() -> anyhow::Result<()> {
         dr_set_identifier: "api-dr".into(),
         failover_routing: false,
         to: Side::Dr,
+        weight: None,
+        previous: None,
+        soak: None,
     };
     let before = a.observe(&action).await?;
     assert!(!before.done && !before.in_progress, "{before:?}");

@@ -359,6 +359,7 @@ async fn rds_instance_and_cross_region_replica() -> anyhow::Result<()> {
         name: "app".into(),
         primary_instance: "app-db".into(),
         replica_instance: "app-db-dr".into(),
+        fence_parameter_group: None,
     };
 
     let facts = w.readiness.rds(&db).await?;

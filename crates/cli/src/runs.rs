@@ -14,7 +14,7 @@ use pilotlight_core::model::EnvironmentConfig;
 use pilotlight_core::plan::{build_plan, Action, Plan};
 use pilotlight_core::readiness::{run_checks, Verdict};
 use pilotlight_core::run::{Event, RunStatus};
-use pilotlight_core::runbook::Runbook;
+use pilotlight_core::runbook::{Runbook, Side};
 use pilotlight_executor::{
     Capabilities, ExecError, Executor, ExecutorSettings, LogNotifier, StartRequest, SystemClock,
 };
@@ -152,13 +152,30 @@ pub async fn plan(paths: &Paths, config: &Path, runbook: &str, output: OutputFor
                 }
                 format!("{:?}", r.verdict).to_lowercase()
             }
-            Action::LagGate { database, budget } => {
+            Action::LagGate {
+                database,
+                budget,
+                replica,
+                wait,
+            } => {
                 let lag = match env.rds_replicas.iter().find(|d| &d.name == database) {
+                    Some(db) if *replica == Side::Primary => w
+                        .facts
+                        .rds_replica_lag(&env.regions.primary, &db.primary_instance)
+                        .await
+                        .ok()
+                        .flatten(),
                     Some(db) => w.facts.rds(db).await.ok().and_then(|f| f.lag_seconds),
                     None => None,
                 };
                 match lag {
                     Some(l) if l <= budget.as_secs_f64() => format!("lag {l:.1}s"),
+                    _ if *wait => format!(
+                        "{}; the step waits until it is within {}",
+                        lag.map(|l| format!("lag {l:.1}s"))
+                            .unwrap_or_else(|| "lag unknown".into()),
+                        humantime::format_duration(*budget)
+                    ),
                     Some(l) => {
                         blocking.push(format!("{}: lag {l:.1}s above the RPO budget; an unplanned failover needs --allow-data-loss", n.id));
                         format!("lag {l:.1}s")

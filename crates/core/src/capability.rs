@@ -23,6 +23,13 @@ pub trait ReadinessFacts: Send + Sync {
     async fn kms(&self, key: &KmsKey) -> Result<KmsFacts, CapabilityError>;
     /// Facts about an RDS primary and its DR read replica.
     async fn rds(&self, db: &RdsReplica) -> Result<RdsFacts, CapabilityError>;
+    /// Replication lag, in seconds, of the RDS read replica `instance` in `region` (the latest
+    /// recent datapoint); `None` when there is no recent datapoint.
+    async fn rds_replica_lag(
+        &self,
+        region: &str,
+        instance: &str,
+    ) -> Result<Option<f64>, CapabilityError>;
     /// Facts about an Aurora global database.
     async fn aurora(&self, db: &AuroraGlobalCluster) -> Result<AuroraFacts, CapabilityError>;
     /// Facts about an ECS service in DR.
@@ -59,6 +66,12 @@ pub trait Actuator: Send + Sync {
     async fn observe(&self, action: &crate::plan::Action) -> Result<Observation, CapabilityError>;
     /// Perform `action` once and return what was sent.
     async fn act(&self, action: &crate::plan::Action) -> Result<String, CapabilityError>;
+    /// Health of what a traffic shift sends traffic to (the soak gate of a gradual shift):
+    /// `done` means healthy.
+    async fn health(&self, action: &crate::plan::Action) -> Result<Observation, CapabilityError>;
+    /// Overcome what keeps `action` from completing, after an operator decided so (release the
+    /// scale-in protection of routers still hosting sessions). Returns what was sent.
+    async fn force(&self, action: &crate::plan::Action) -> Result<String, CapabilityError>;
 }
 
 /// A notification about a run.

@@ -229,6 +229,10 @@ pub struct RdsReplica {
     pub primary_instance: String,
     /// DB instance identifier of the read replica in the DR region.
     pub replica_instance: String,
+    /// DB parameter group (in both regions) that makes an instance read-only, used to fence a
+    /// writer that cannot be stopped (a replication source). Unset: fencing stops the instance.
+    #[serde(default)]
+    pub fence_parameter_group: Option<String>,
 }
 
 /// An Aurora global database with a secondary cluster in DR.

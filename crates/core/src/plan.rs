@@ -23,6 +23,12 @@ pub enum Action {
         /// Largest acceptable lag.
         #[serde(with = "humantime_serde")]
         budget: Duration,
+        /// Region of the replica whose lag counts (DR in a failover, primary in a failback).
+        #[serde(default = "dr_side")]
+        replica: Side,
+        /// Wait until the lag is within budget (failback) instead of refusing at once.
+        #[serde(default)]
+        wait: bool,
     },
     /// Set an ECS service's desired count.
     ScaleEcs {
@@ -51,6 +57,33 @@ pub enum Action {
         /// Replica instance identifier.
         instance: String,
     },
+    /// Make an RDS instance not writable: apply the read-only parameter group, or stop it.
+    FenceRds {
+        /// Region of the instance.
+        region: String,
+        /// Instance identifier.
+        instance: String,
+        /// Read-only parameter group; `None`: stop the instance.
+        parameter_group: Option<String>,
+    },
+    /// Delete a fenced RDS instance, keeping a final snapshot.
+    RetireRds {
+        /// Region of the instance.
+        region: String,
+        /// Instance identifier.
+        instance: String,
+    },
+    /// Create `instance` in `region` as a cross-region read replica of the serving database.
+    ReprotectRds {
+        /// Region of the new replica.
+        region: String,
+        /// Identifier of the new replica.
+        instance: String,
+        /// Region of the serving database.
+        source_region: String,
+        /// Identifier of the serving database.
+        source_instance: String,
+    },
     /// Aurora global failover (unplanned) or switchover (planned) to `target_cluster`.
     AuroraFailover {
         /// Region of the target cluster.
@@ -78,6 +111,15 @@ pub enum Action {
         failover_routing: bool,
         /// Which side should serve afterwards.
         to: Side,
+        /// Gradual shift (weighted records): the share in percent `to` gets; `None`: all.
+        #[serde(default)]
+        weight: Option<u8>,
+        /// The share `to` had before this step (for a rollback); `None`: the step is not gradual.
+        #[serde(default)]
+        previous: Option<u8>,
+        /// How long the new weight is held, healthy, before the step succeeds.
+        #[serde(default, with = "humantime_serde")]
+        soak: Option<Duration>,
     },
     /// Wait until every target reaches `fraction` of its desired capacity.
     WaitCapacity {
@@ -101,6 +143,20 @@ pub enum Action {
         /// The message.
         message: String,
     },
+}
+
+/// How long a router scale-in may still take after its drain timeout (and a decision).
+pub const DRAIN_GRACE: Duration = Duration::from_secs(300);
+
+fn dr_side() -> Side {
+    Side::Dr
+}
+
+fn side_label(side: Side) -> &'static str {
+    match side {
+        Side::Dr => "DR",
+        Side::Primary => "primary",
+    }
 }
 
 /// A capacity a `wait_until` node waits for.
@@ -143,6 +199,10 @@ pub struct PlanNode {
     pub retry: RetrySpec,
     /// A failure is reported but does not block dependants.
     pub optional: bool,
+    /// Scale-in of routers: how long protected routers (live sessions) may take to drain before
+    /// the run pauses for an operator's decision.
+    #[serde(default, with = "humantime_serde")]
+    pub drain_timeout: Option<Duration>,
 }
 
 /// A validated, ordered plan.
@@ -240,7 +300,10 @@ fn kinds_for(kind: StepKind) -> &'static [ResourceKind] {
         StepKind::ReplicationLagGate => &[RdsReplica, AuroraGlobal],
         StepKind::ScaleEcs => &[EcsService],
         StepKind::ScaleAutoscaling => &[AutoscalingGroup],
-        StepKind::PromoteRdsReplica => &[RdsReplica],
+        StepKind::PromoteRdsReplica
+        | StepKind::FenceDatabase
+        | StepKind::RetireDatabase
+        | StepKind::ReprotectDatabase => &[RdsReplica],
         StepKind::AuroraFailover | StepKind::AuroraSwitchover => &[AuroraGlobal],
         StepKind::ShiftTraffic => &[Route53Record],
         StepKind::WaitUntil => &[EcsService, AutoscalingGroup],
@@ -351,6 +414,7 @@ pub fn build_plan(env: &EnvironmentConfig, runbook: &Runbook) -> Result<Plan, Ve
             estimate: s.estimate.unwrap_or_else(|| default_estimate(s.kind)),
             retry: s.retry.unwrap_or_default(),
             optional: s.optional,
+            drain_timeout: None,
         };
         let mut ids = Vec::new();
         match s.kind {
@@ -415,12 +479,87 @@ pub fn build_plan(env: &EnvironmentConfig, runbook: &Runbook) -> Result<Plan, Ve
                     errors.push(bad("needs `to = \"active\"` or `to = \"pilot_light\"`"));
                     continue;
                 }
+                if matches!(
+                    s.kind,
+                    StepKind::FenceDatabase
+                        | StepKind::RetireDatabase
+                        | StepKind::ReprotectDatabase
+                ) && s.region.is_none()
+                {
+                    errors.push(bad("needs `region = \"primary\"` or `region = \"dr\"`: the region whose database instance it acts on"));
+                    continue;
+                }
+                if direction == Direction::Failback && s.kind == StepKind::AuroraFailover {
+                    errors.push(bad("a failback moves the database back only by a planned, zero-loss switchover: use `aurora_switchover`"));
+                    continue;
+                }
+                if !s.weights.is_empty() {
+                    if let Some(problem) = weights_problem(s.kind, &s.weights) {
+                        errors.push(bad(&problem));
+                        continue;
+                    }
+                }
                 for t in targets {
-                    let action =
-                        resource_action(env, s.kind, &t, region(side), side, level, direction);
-                    let id = format!("{}/{}", s.id, t.name);
-                    nodes.push(mk(Some(t), action, id.clone()));
-                    ids.push(id);
+                    let action = resource_action(env, s, &t, region(side), side, level, direction);
+                    if let Action::ShiftTraffic {
+                        failover_routing: true,
+                        ..
+                    } = action
+                    {
+                        if !s.weights.is_empty() {
+                            errors.push(bad(&format!(
+                                "`weights` need weighted records; `{}` uses failover routing (shift it in one step, without `weights`)",
+                                t.name
+                            )));
+                            continue;
+                        }
+                    }
+                    if s.weights.is_empty() {
+                        let id = format!("{}/{}", s.id, t.name);
+                        let mut node = mk(Some(t), action, id.clone());
+                        if s.kind == StepKind::ScaleAutoscaling && level == Some(Level::PilotLight)
+                        {
+                            let drain = s
+                                .drain_timeout
+                                .unwrap_or(crate::runbook::DEFAULT_DRAIN_TIMEOUT);
+                            node.drain_timeout = Some(drain);
+                            // The drain decides first; the step's own timeout comes after it.
+                            node.timeout = node.timeout.max(drain + DRAIN_GRACE);
+                        }
+                        nodes.push(node);
+                        ids.push(id);
+                        continue;
+                    }
+                    // A gradual shift: one node per weight, each after the previous one.
+                    let mut previous: Option<String> = None;
+                    let mut prev_weight = 0u8;
+                    for w in &s.weights {
+                        let mut a = action.clone();
+                        if let Action::ShiftTraffic {
+                            weight,
+                            previous: prev,
+                            soak,
+                            ..
+                        } = &mut a
+                        {
+                            *weight = Some(*w);
+                            *prev = Some(prev_weight);
+                            *soak = Some(s.soak.unwrap_or(crate::runbook::DEFAULT_SOAK));
+                        }
+                        let held = s.soak.unwrap_or(crate::runbook::DEFAULT_SOAK);
+                        let id = format!("{}/{}@{w}", s.id, t.name);
+                        let mut node = mk(Some(t.clone()), a, id.clone());
+                        // The timeout covers the shift; the soak comes on top of it.
+                        node.timeout += held;
+                        node.estimate += held;
+                        if let Some(p) = &previous {
+                            node.depends_on.push(p.clone());
+                        }
+                        nodes.push(node);
+                        ids.push(id.clone());
+                        previous = Some(id);
+                        prev_weight = *w;
+                    }
                 }
             }
         }
@@ -449,10 +588,19 @@ pub fn build_plan(env: &EnvironmentConfig, runbook: &Runbook) -> Result<Plan, Ve
         return Err(errors);
     }
     for n in &mut nodes {
-        n.depends_on = deps_by_step
+        let mut deps = deps_by_step
             .get(n.step.as_str())
             .cloned()
             .unwrap_or_default();
+        // Chains within a step (the weights of a gradual shift) stay.
+        deps.append(&mut n.depends_on);
+        n.depends_on = deps;
+    }
+    if direction == Direction::Failback {
+        errors.extend(failback_promotion_problems(runbook, &nodes));
+        if !errors.is_empty() {
+            return Err(errors);
+        }
     }
     let nodes = topological(nodes);
     let (critical_path, critical_path_estimate) = critical_path(&nodes);
@@ -529,14 +677,48 @@ fn capacity_target(
 
 fn resource_action(
     env: &EnvironmentConfig,
-    kind: StepKind,
+    s: &crate::runbook::StepSpec,
     t: &ResourceRef,
     region: String,
     side: Side,
     level: Option<Level>,
     direction: Direction,
 ) -> Action {
+    let kind = s.kind;
+    let rds = || {
+        env.rds_replicas
+            .iter()
+            .find(|x| x.name == t.name)
+            .expect("validated target")
+    };
+    let instance_on = |side: Side| match side {
+        Side::Primary => rds().primary_instance.clone(),
+        Side::Dr => rds().replica_instance.clone(),
+    };
+    let other = match side {
+        Side::Primary => Side::Dr,
+        Side::Dr => Side::Primary,
+    };
+    let region_of = |side: Side| match side {
+        Side::Primary => env.regions.primary.clone(),
+        Side::Dr => env.regions.dr.clone(),
+    };
     match kind {
+        StepKind::FenceDatabase => Action::FenceRds {
+            region,
+            instance: instance_on(side),
+            parameter_group: rds().fence_parameter_group.clone(),
+        },
+        StepKind::RetireDatabase => Action::RetireRds {
+            region,
+            instance: instance_on(side),
+        },
+        StepKind::ReprotectDatabase => Action::ReprotectRds {
+            region,
+            instance: instance_on(side),
+            source_region: region_of(other),
+            source_instance: instance_on(other),
+        },
         StepKind::ScaleEcs | StepKind::ScaleAutoscaling => {
             let c = capacity_target(env, t, region.clone(), side, level.unwrap_or(Level::Active));
             if kind == StepKind::ScaleEcs {
@@ -556,7 +738,9 @@ fn resource_action(
         }
         StepKind::ReplicationLagGate => Action::LagGate {
             database: t.name.clone(),
-            budget: env.objectives.rpo,
+            budget: s.max_lag.unwrap_or(env.objectives.rpo),
+            replica: side,
+            wait: direction == Direction::Failback,
         },
         StepKind::PromoteRdsReplica => {
             let db = env
@@ -564,9 +748,10 @@ fn resource_action(
                 .iter()
                 .find(|x| x.name == t.name)
                 .expect("validated target");
-            let instance = match direction {
-                Direction::Failover => db.replica_instance.clone(),
-                Direction::Failback => db.primary_instance.clone(),
+            let _ = direction;
+            let instance = match side {
+                Side::Dr => db.replica_instance.clone(),
+                Side::Primary => db.primary_instance.clone(),
             };
             Action::PromoteRdsReplica { region, instance }
         }
@@ -602,10 +787,87 @@ fn resource_action(
                 dr_set_identifier: r.dr_set_identifier.clone(),
                 failover_routing: r.routing == crate::model::Routing::Failover,
                 to: side,
+                weight: None,
+                previous: None,
+                soak: None,
             }
         }
         _ => unreachable!("kinds without targets are handled by build_plan"),
     }
+}
+
+/// What is wrong with the `weights` of a step, if anything.
+fn weights_problem(kind: StepKind, weights: &[u8]) -> Option<String> {
+    if kind != StepKind::ShiftTraffic {
+        return Some("`weights` apply to `shift_traffic` only; remove them".into());
+    }
+    let increasing = weights.windows(2).all(|w| w[0] < w[1]);
+    if weights.first() == Some(&0) || !increasing || weights.last() != Some(&100) {
+        return Some(format!(
+            "`weights` must increase from above 0 and end at 100 (e.g. [10, 50, 100]); got {weights:?}"
+        ));
+    }
+    None
+}
+
+/// In a failback, a promotion is planned (zero loss): every `promote_rds_replica` node must come
+/// after a `fence_database` of the current writer (the other region) and, after that fence, a
+/// `replication_lag_gate` with `max_lag = "0s"` on the same database.
+fn failback_promotion_problems(runbook: &Runbook, nodes: &[PlanNode]) -> Vec<PlanError> {
+    let by_id: HashMap<&str, &PlanNode> = nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+    let ancestors = |id: &str| {
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut stack = vec![id.to_string()];
+        while let Some(cur) = stack.pop() {
+            if let Some(n) = by_id.get(cur.as_str()) {
+                for d in &n.depends_on {
+                    if seen.insert(d.clone()) {
+                        stack.push(d.clone());
+                    }
+                }
+            }
+        }
+        seen
+    };
+    let mut problems = Vec::new();
+    for n in nodes
+        .iter()
+        .filter(|n| n.kind == StepKind::PromoteRdsReplica)
+    {
+        let Action::PromoteRdsReplica { region, .. } = &n.action else {
+            continue;
+        };
+        let target = n
+            .target
+            .as_ref()
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        let caught_up = ancestors(&n.id).into_iter().find(|a| {
+            by_id.get(a.as_str()).is_some_and(|g| {
+                g.target.as_ref().map(|t| &t.name) == Some(&target)
+                    && matches!(g.action, Action::LagGate { budget, .. } if budget.is_zero())
+            })
+        });
+        let fenced_first = caught_up.as_ref().is_some_and(|gate| {
+            ancestors(gate).into_iter().any(|a| {
+                by_id.get(a.as_str()).is_some_and(|f| {
+                    f.target.as_ref().map(|t| &t.name) == Some(&target)
+                        && matches!(&f.action, Action::FenceRds { region: r, .. } if r != region)
+                })
+            })
+        });
+        if !fenced_first {
+            problems.push(PlanError::BadStep {
+                step: n.step.clone(),
+                kind: n.kind.name().to_string(),
+                problem: format!(
+                    "a failback promotes `{target}` only by a planned, zero-loss switchover: make it depend on a `replication_lag_gate` with `max_lag = \"0s\"` that itself depends on a `fence_database` of the current writer (the other region)"
+                ),
+            });
+        }
+    }
+    let _ = runbook;
+    problems
 }
 
 /// A cycle among step dependencies, as a path of step ids, if there is one.
@@ -720,12 +982,38 @@ impl Action {
     pub fn target_text(&self) -> String {
         match self {
             Action::ReadinessGate => "DR readiness passes".into(),
-            Action::LagGate { database, budget } => {
+            Action::LagGate {
+                database,
+                budget,
+                replica,
+                wait,
+            } => {
                 format!(
-                    "{database} replication lag ≤ {}",
-                    humantime::format_duration(*budget)
+                    "{database} replica in {} lag ≤ {}{}",
+                    side_label(*replica),
+                    humantime::format_duration(*budget),
+                    if *wait { " (waits for it)" } else { "" }
                 )
             }
+            Action::FenceRds {
+                region,
+                instance,
+                parameter_group,
+            } => match parameter_group {
+                Some(g) => format!("{instance} in {region}: read-only (parameter group {g}) or stopped"),
+                None => format!("{instance} in {region}: stopped (not writable)"),
+            },
+            Action::RetireRds { region, instance } => {
+                format!("{instance} in {region}: deleted, final snapshot kept")
+            }
+            Action::ReprotectRds {
+                region,
+                instance,
+                source_region,
+                source_instance,
+            } => format!(
+                "{instance} in {region}: available read replica of {source_instance} in {source_region}"
+            ),
             Action::ScaleEcs {
                 region,
                 cluster,
@@ -761,19 +1049,25 @@ impl Action {
                 record_name,
                 to,
                 failover_routing,
+                weight,
+                soak,
                 ..
-            } => format!(
-                "{record_name} served from {} ({})",
-                match to {
-                    Side::Dr => "DR",
-                    Side::Primary => "primary",
-                },
-                if *failover_routing {
-                    "health-check steered failover records"
-                } else {
-                    "weights"
-                }
-            ),
+            } => match weight {
+                Some(w) => format!(
+                    "{record_name}: {w}% to {}, healthy for {}",
+                    side_label(*to),
+                    humantime::format_duration(soak.unwrap_or_default())
+                ),
+                None => format!(
+                    "{record_name} served from {} ({})",
+                    side_label(*to),
+                    if *failover_routing {
+                        "health-check steered failover records"
+                    } else {
+                        "weights"
+                    }
+                ),
+            },
             Action::WaitCapacity { targets, fraction } => format!(
                 "{} at ≥ {:.0}% of target: {}",
                 targets.len(),

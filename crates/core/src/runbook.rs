@@ -78,8 +78,16 @@ pub enum StepKind {
     ScaleEcs,
     /// Set Auto Scaling groups' desired capacity.
     ScaleAutoscaling,
-    /// Promote an RDS cross-region read replica.
+    /// Promote an RDS cross-region read replica. In a failback only after the writer is fenced
+    /// and the replica has caught up (planned, zero loss).
     PromoteRdsReplica,
+    /// Make a database instance not writable (read-only parameter group, or stopped), checked
+    /// and recorded: no two writable primaries.
+    FenceDatabase,
+    /// Delete a fenced, superseded database instance, keeping a final snapshot of it.
+    RetireDatabase,
+    /// Create a cross-region read replica of the serving database in the other region.
+    ReprotectDatabase,
     /// Aurora global database unplanned failover (allow data loss).
     AuroraFailover,
     /// Aurora global database planned switchover (no data loss).
@@ -105,6 +113,9 @@ impl StepKind {
             StepKind::ScaleEcs => "scale_ecs",
             StepKind::ScaleAutoscaling => "scale_autoscaling",
             StepKind::PromoteRdsReplica => "promote_rds_replica",
+            StepKind::FenceDatabase => "fence_database",
+            StepKind::RetireDatabase => "retire_database",
+            StepKind::ReprotectDatabase => "reprotect_database",
             StepKind::AuroraFailover => "aurora_failover",
             StepKind::AuroraSwitchover => "aurora_switchover",
             StepKind::ShiftTraffic => "shift_traffic",
@@ -202,6 +213,20 @@ pub struct StepSpec {
     /// For `notify` and `manual_approval`: the message.
     #[serde(default)]
     pub message: Option<String>,
+    /// For `replication_lag_gate`: the largest acceptable lag (default: the RPO; `"0s"`: caught up).
+    #[serde(default, with = "humantime_serde")]
+    pub max_lag: Option<Duration>,
+    /// For `shift_traffic` on weighted records: the shares (percent, increasing, ending at 100)
+    /// moved to `region` one after the other, each held for `soak` with a health gate.
+    #[serde(default)]
+    pub weights: Vec<u8>,
+    /// For a gradual `shift_traffic`: how long each weight is held, healthy, before the next.
+    #[serde(default, with = "humantime_serde")]
+    pub soak: Option<Duration>,
+    /// For `scale_autoscaling` to `pilot_light`: how long to wait for routers protected from
+    /// scale-in (live sessions) to drain before the run pauses and asks an operator.
+    #[serde(default, with = "humantime_serde")]
+    pub drain_timeout: Option<Duration>,
     /// Whether a failure of this step fails its dependants (default) or is only reported.
     #[serde(default)]
     pub optional: bool,
@@ -215,6 +240,9 @@ pub fn default_estimate(kind: StepKind) -> Duration {
         StepKind::ScaleEcs => 150,
         StepKind::ScaleAutoscaling => 180,
         StepKind::PromoteRdsReplica => 420,
+        StepKind::FenceDatabase => 60,
+        StepKind::RetireDatabase => 300,
+        StepKind::ReprotectDatabase => 1800,
         StepKind::AuroraFailover | StepKind::AuroraSwitchover => 60,
         StepKind::ShiftTraffic => 60,
         StepKind::WaitUntil => 30,
@@ -224,12 +252,21 @@ pub fn default_estimate(kind: StepKind) -> Duration {
     })
 }
 
+/// Default soak of each weight of a gradual traffic shift.
+pub const DEFAULT_SOAK: Duration = Duration::from_secs(120);
+
+/// Default time routers may take to drain before the run asks an operator.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(1800);
+
 /// Default timeout of a step of `kind`.
 pub fn default_timeout(kind: StepKind) -> Duration {
     Duration::from_secs(match kind {
         StepKind::ReadinessGate | StepKind::ReplicationLagGate => 120,
         StepKind::ScaleEcs | StepKind::ScaleAutoscaling => 900,
         StepKind::PromoteRdsReplica => 1800,
+        StepKind::FenceDatabase => 600,
+        StepKind::RetireDatabase => 1800,
+        StepKind::ReprotectDatabase => 7200,
         StepKind::AuroraFailover | StepKind::AuroraSwitchover => 900,
         StepKind::ShiftTraffic => 300,
         StepKind::WaitUntil => 900,

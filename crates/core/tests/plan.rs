@@ -2,10 +2,12 @@
 
 use pilotlight_core::model::EnvironmentConfig;
 use pilotlight_core::plan::{build_plan, Action, PlanError};
-use pilotlight_core::runbook::Runbook;
+use pilotlight_core::runbook::{Runbook, Side};
+use std::time::Duration;
 
 const ENV: &str = include_str!("fixtures/confer.toml");
 const FAILOVER: &str = include_str!("../../../runbooks/failover.toml");
+const FAILBACK: &str = include_str!("../../../runbooks/failback.toml");
 
 fn env() -> EnvironmentConfig {
     toml::from_str(ENV).expect("fixture env parses")
@@ -32,6 +34,7 @@ fn reference_failover_plan() {
             "capacity",
             "shift-dns/api-dns",
             "shift-dns/media-dns",
+            "shift-dns/web-dns",
             "done"
         ]
     );
@@ -112,4 +115,132 @@ fn failback_direction_targets_the_primary() {
     assert!(
         matches!(&plan.node("d/api").unwrap().action, Action::ScaleEcs { region, desired: 1, .. } if region == "us-west-2")
     );
+}
+
+#[test]
+fn reference_failback_plan() {
+    let plan = build_plan(&env(), &runbook(FAILBACK)).expect("failback plan builds");
+    let node = |id: &str| plan.node(id).unwrap_or_else(|| panic!("node {id}"));
+    // The old primary is fenced first (read-only parameter group), in the primary region.
+    assert_eq!(
+        node("fence-old-primary/db").action,
+        Action::FenceRds {
+            region: "us-east-1".into(),
+            instance: "confer-db".into(),
+            parameter_group: Some("confer-db-read-only".into()),
+        }
+    );
+    assert!(node("fence-old-primary/db").depends_on.is_empty());
+    assert_eq!(
+        node("reprotect/db").action,
+        Action::ReprotectRds {
+            region: "us-east-1".into(),
+            instance: "confer-db".into(),
+            source_region: "us-west-2".into(),
+            source_instance: "confer-db-replica".into(),
+        }
+    );
+    // Zero-loss switchover: fence the DR writer, wait for lag 0 on the primary-side replica.
+    assert!(matches!(
+        &node("caught-up/db").action,
+        Action::LagGate { budget, replica: Side::Primary, wait: true, .. } if budget.is_zero()
+    ));
+    assert_eq!(node("caught-up/db").depends_on, ["fence-dr-writer/db"]);
+    assert_eq!(
+        node("switchover-db/db").action,
+        Action::PromoteRdsReplica {
+            region: "us-east-1".into(),
+            instance: "confer-db".into(),
+        }
+    );
+    // The gradual return: one node per weight, chained, each remembering the weight before it.
+    let weights: Vec<(Option<u8>, Option<u8>, Vec<String>)> = ["10", "50", "100"]
+        .iter()
+        .map(|w| {
+            let n = node(&format!("return-web/web-dns@{w}"));
+            match &n.action {
+                Action::ShiftTraffic {
+                    weight,
+                    previous,
+                    soak,
+                    to: Side::Primary,
+                    failover_routing: false,
+                    ..
+                } => {
+                    assert_eq!(*soak, Some(Duration::from_secs(120)));
+                    (*weight, *previous, n.depends_on.clone())
+                }
+                other => panic!("unexpected action {other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(weights[0].0, Some(10));
+    assert_eq!(weights[0].1, Some(0));
+    assert_eq!(
+        weights[1],
+        (
+            Some(50),
+            Some(10),
+            vec![
+                "return-dns/api-dns".to_string(),
+                "return-dns/media-dns".to_string(),
+                "return-web/web-dns@10".to_string()
+            ]
+        )
+    );
+    assert_eq!(weights[2].1, Some(50));
+    // Routers drain before DR is back at pilot light; other scale steps have no drain.
+    assert_eq!(
+        node("scale-down-media-routers/media-routers").drain_timeout,
+        Some(Duration::from_secs(1800))
+    );
+    assert_eq!(
+        node("scale-up-media-routers/media-routers").drain_timeout,
+        None
+    );
+    assert!(matches!(
+        &node("scale-down-media-routers/media-routers").action,
+        Action::ScaleAutoscaling { region, desired: 1, .. } if region == "us-west-2"
+    ));
+}
+
+fn failback_errors(steps: &str) -> Vec<String> {
+    let text = format!("[runbook]\nname = \"fb\"\ndirection = \"failback\"\n{steps}");
+    build_plan(&env(), &runbook(&text))
+        .expect_err("plan must be refused")
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
+}
+
+#[test]
+fn failback_refuses_unplanned_promotion_and_bad_gradual_shifts() {
+    let promote = "[[steps]]\nid = \"p\"\nkind = \"promote_rds_replica\"\ntargets = [\"db\"]";
+    let gate = "[[steps]]\nid = \"g\"\nkind = \"replication_lag_gate\"\ntargets = [\"db\"]\nmax_lag = \"0s\"";
+    let fence =
+        "[[steps]]\nid = \"f\"\nkind = \"fence_database\"\ntargets = [\"db\"]\nregion = \"dr\"";
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("promotion alone", promote.to_string(), "only by a planned, zero-loss switchover"),
+        ("gate without fence", format!("{gate}\n{promote}\ndepends_on = [\"g\"]"), "fence_database"),
+        ("fence without zero gate", format!("{fence}\n{promote}\ndepends_on = [\"f\"]"), "max_lag = \"0s\""),
+        ("fence of the wrong side", format!("[[steps]]\nid = \"f\"\nkind = \"fence_database\"\ntargets = [\"db\"]\nregion = \"primary\"\n{gate}\ndepends_on = [\"f\"]\n{promote}\ndepends_on = [\"g\"]"), "zero-loss"),
+        ("aurora failover", "[[steps]]\nid = \"a\"\nkind = \"aurora_failover\"\ntargets = [\"db\"]".to_string(), "cannot act on `db`"),
+        ("fence without region", "[[steps]]\nid = \"f\"\nkind = \"fence_database\"\ntargets = [\"db\"]".to_string(), "needs `region"),
+        ("weights on failover records", "[[steps]]\nid = \"s\"\nkind = \"shift_traffic\"\ntargets = [\"api-dns\"]\nweights = [50, 100]".to_string(), "need weighted records"),
+        ("weights not ending at 100", "[[steps]]\nid = \"s\"\nkind = \"shift_traffic\"\ntargets = [\"web-dns\"]\nweights = [10, 50]".to_string(), "end at 100"),
+        ("weights decreasing", "[[steps]]\nid = \"s\"\nkind = \"shift_traffic\"\ntargets = [\"web-dns\"]\nweights = [50, 10, 100]".to_string(), "must increase"),
+        ("weights on scale", "[[steps]]\nid = \"s\"\nkind = \"scale_ecs\"\ntargets = [\"api\"]\nto = \"active\"\nweights = [100]".to_string(), "apply to `shift_traffic` only"),
+    ];
+    for (name, steps, fragment) in cases {
+        let errs = failback_errors(&steps);
+        assert!(
+            errs.iter().any(|t| t.contains(fragment)),
+            "{name}: {errs:?} should mention {fragment:?}"
+        );
+    }
+    // The complete planned sequence is accepted.
+    let ok = format!("{fence}\n{gate}\ndepends_on = [\"f\"]\n{promote}\ndepends_on = [\"g\"]");
+    let text = format!("[runbook]\nname = \"fb\"\ndirection = \"failback\"\n{ok}");
+    build_plan(&env(), &runbook(&text))
+        .expect("fence, zero-lag gate, promotion is a planned switchover");
 }

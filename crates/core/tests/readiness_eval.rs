@@ -286,6 +286,7 @@ fn rds_cases() {
         name: "x".into(),
         primary_instance: "db".into(),
         replica_instance: "db-r".into(),
+        fence_parameter_group: None,
     };
     let base = RdsFacts {
         primary: Some(DbInstanceState {

@@ -105,6 +105,9 @@ impl ReadinessFacts for Fake {
     async fn aurora(&self, _: &AuroraGlobalCluster) -> Result<AuroraFacts, CapabilityError> {
         unreachable!()
     }
+    async fn rds_replica_lag(&self, _: &str, _: &str) -> Result<Option<f64>, CapabilityError> {
+        unreachable!()
+    }
     async fn ecs(&self, _: &EcsService) -> Result<EcsFacts, CapabilityError> {
         unreachable!()
     }

@@ -66,6 +66,7 @@ fn env(n: usize) -> EnvironmentConfig {
                 name: format!("db{i}"),
                 primary_instance: format!("db{i}"),
                 replica_instance: format!("db{i}-r"),
+                fence_parameter_group: None,
             })
             .collect(),
         aurora_global_clusters: vec![],
@@ -104,6 +105,10 @@ fn step(id: &str, kind: StepKind, targets: Vec<String>, deps: &[&str]) -> StepSp
         command: vec![],
         message: None,
         optional: false,
+        max_lag: None,
+        weights: vec![],
+        soak: None,
+        drain_timeout: None,
     }
 }
 

@@ -13,7 +13,7 @@ use pilotlight_core::journal::{
 use pilotlight_core::model::EnvironmentConfig;
 use pilotlight_core::plan::Plan;
 use pilotlight_core::run::{Event, RunState, RunStatus, TransitionError};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,6 +121,32 @@ pub(crate) struct Shared {
     pub(crate) settings: ExecutorSettings,
     pub(crate) run: RunRecord,
     abort: AtomicBool,
+    /// Per node: when its step timeout restarted (after a decision), and since when it waits
+    /// for a decision now.
+    decision_waits: std::sync::Mutex<
+        HashMap<String, (Option<tokio::time::Instant>, Option<tokio::time::Instant>)>,
+    >,
+}
+
+/// Marks a node as waiting for a decision until dropped.
+pub(crate) struct DecisionWait<'a> {
+    shared: &'a Shared,
+    node: String,
+}
+
+impl Drop for DecisionWait<'_> {
+    fn drop(&mut self) {
+        let mut waits = self
+            .shared
+            .decision_waits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((restart, since)) = waits.get_mut(&self.node) {
+            // A decision starts a fresh attempt: the step timeout counts from now.
+            *since = None;
+            *restart = Some(tokio::time::Instant::now());
+        }
+    }
 }
 
 impl Shared {
@@ -129,6 +155,38 @@ impl Shared {
     }
     pub(crate) fn aborting(&self) -> bool {
         self.abort.load(Ordering::SeqCst)
+    }
+
+    /// When the step timeout of `node` (started at `started`) expires: waiting for a person's
+    /// decision does not count, and a decision restarts the clock.
+    pub(crate) fn step_deadline(
+        &self,
+        node: &str,
+        started: tokio::time::Instant,
+        timeout: Duration,
+    ) -> tokio::time::Instant {
+        let waits = self
+            .decision_waits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match waits.get(node) {
+            Some((_, Some(_))) => tokio::time::Instant::now() + timeout,
+            Some((Some(restart), None)) => *restart + timeout,
+            _ => started + timeout,
+        }
+    }
+
+    /// Start counting a decision wait of `node`; it ends when the guard is dropped.
+    pub(crate) fn waiting_for_decision(&self, node: &str) -> DecisionWait<'_> {
+        let mut waits = self
+            .decision_waits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        waits.entry(node.to_string()).or_default().1 = Some(tokio::time::Instant::now());
+        DecisionWait {
+            shared: self,
+            node: node.to_string(),
+        }
     }
 }
 
@@ -247,6 +305,7 @@ impl Executor {
             settings: self.settings.clone(),
             run,
             abort: AtomicBool::new(false),
+            decision_waits: Default::default(),
         });
         let mut state = RunState::new(&plan);
         let mut last_seq = 0;

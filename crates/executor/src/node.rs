@@ -10,6 +10,7 @@ use pilotlight_core::journal::{Decision, JournalError};
 use pilotlight_core::plan::{Action, PlanNode};
 use pilotlight_core::readiness::{run_checks, Status, Verdict};
 use pilotlight_core::run::{Event, NodeState};
+use pilotlight_core::runbook::{Direction, Side};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
@@ -66,7 +67,7 @@ pub(crate) async fn run_node(
     let started = tokio::time::Instant::now();
     let mut attempt = prior.attempts.max(1);
     let mut action_sent = prior.action_sent;
-    let outcome = tokio::time::timeout(node.timeout, async {
+    let work = async {
         loop {
             match attempt_once(&sh, &node, &mut action_sent).await {
                 Ok(detail) => return Ok(Ok(detail)),
@@ -75,16 +76,38 @@ pub(crate) async fn run_node(
                     if !f.retryable || attempt >= node.retry.max_attempts {
                         return Ok(Err(f.message));
                     }
-                    let delay = full_jitter(node.retry.base_delay, node.retry.max_delay, attempt, rand::random::<f64>());
+                    let delay = full_jitter(
+                        node.retry.base_delay,
+                        node.retry.max_delay,
+                        attempt,
+                        rand::random::<f64>(),
+                    );
                     warn!(run_id = %run_id, node = %node.id, attempt, delay_ms = delay.as_millis() as u64, error = %f.message, "step attempt failed; retrying");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
-                    sh.append(Event::NodeStarted { node: node.id.clone(), attempt, at_ms: sh.clock.now_ms() }).await?;
+                    sh.append(Event::NodeStarted {
+                        node: node.id.clone(),
+                        attempt,
+                        at_ms: sh.clock.now_ms(),
+                    })
+                    .await?;
                 }
             }
         }
-    })
-    .await;
+    };
+    tokio::pin!(work);
+    // The step timeout does not count time spent waiting for a person's decision.
+    let outcome = loop {
+        let deadline = sh.step_deadline(&node.id, started, node.timeout);
+        tokio::select! {
+            r = &mut work => break Ok(r),
+            _ = tokio::time::sleep_until(deadline) => {
+                if tokio::time::Instant::now() >= sh.step_deadline(&node.id, started, node.timeout) {
+                    break Err(());
+                }
+            }
+        }
+    };
     let result = match outcome {
         Ok(Ok(r)) => r,
         Ok(Err(journal)) => return Err(journal),
@@ -127,9 +150,21 @@ async fn attempt_once(
     action_sent: &mut bool,
 ) -> Result<String, AttemptError> {
     crashpoint::hit(&node.id, "after_intent");
+    // A decision asked for before a crash (a drain that outlasted its timeout, a rolled-back
+    // weight) is waited for before anything else.
+    let decides = !matches!(node.action, Action::ManualApproval { .. });
+    if let Some(asked) = sh.pending_decision(&node.id).await?.filter(|_| decides) {
+        let by = await_decision(sh, node, asked).await?;
+        after_decision(sh, node, &by).await?;
+    }
     match &node.action {
         Action::ReadinessGate => readiness_gate(sh).await,
-        Action::LagGate { database, budget } => lag_gate(sh, database, *budget).await,
+        Action::LagGate {
+            database,
+            budget,
+            replica,
+            wait,
+        } => lag_gate(sh, database, *budget, *replica, *wait).await,
         Action::Notify { message } => {
             sh.notify("notify", message.clone()).await;
             Ok(format!("notified: {message}"))
@@ -162,6 +197,11 @@ async fn act_and_verify(
     // live state shows its effect under way (it was sent before a crash that lost the record).
     let send = !(waits_only || obs.in_progress || (one_shot && *action_sent));
     if send {
+        if let Action::PromoteRdsReplica { region, instance } = &node.action {
+            if sh.run.plan.direction == Direction::Failback {
+                caught_up(sh, region, instance).await?;
+            }
+        }
         let detail = act.act(&node.action).await.map_err(Failure::from)?;
         crashpoint::hit(&node.id, "after_call");
         sh.append(Event::ActionSent {
@@ -174,7 +214,16 @@ async fn act_and_verify(
     } else if one_shot {
         info!(run_id = %sh.run.id, node = %node.id, live = %obs.live, "one-shot action already sent or under way: verifying only");
     }
-    verify(sh, node).await
+    let live = verify(sh, node).await?;
+    match &node.action {
+        Action::ShiftTraffic {
+            soak: Some(soak),
+            previous: Some(previous),
+            weight: Some(weight),
+            ..
+        } => soak_or_roll_back(sh, node, *soak, *previous, *weight, live).await,
+        _ => Ok(live),
+    }
 }
 
 async fn verify(sh: &Shared, node: &PlanNode) -> Result<String, AttemptError> {
@@ -196,8 +245,167 @@ async fn verify(sh: &Shared, node: &PlanNode) -> Result<String, AttemptError> {
         if obs.done {
             return Ok(obs.live);
         }
+        if let Some(limit) = node.drain_timeout {
+            if since.elapsed() >= limit {
+                // Routers still host live sessions: never terminate them without a person.
+                let asked = sh
+                    .request_decision(
+                        node,
+                        format!(
+                            "{} has not drained after {}: {}. Approve to release the scale-in protection (live sessions on those routers end), or abort the run",
+                            node.id,
+                            humantime::format_duration(limit),
+                            obs.live
+                        ),
+                    )
+                    .await?;
+                let by = await_decision(sh, node, asked).await?;
+                after_decision(sh, node, &by).await?;
+                return Box::pin(verify(sh, node)).await;
+            }
+        }
         last_live = obs.live;
         tokio::time::sleep(sh.settings.next_poll(since.elapsed())).await;
+    }
+}
+
+/// Hold a new weight for `soak`, checking the health of what it sends traffic to. When health
+/// drops, shift back to `previous`, pause the run and ask an operator; once approved, try the
+/// weight again.
+async fn soak_or_roll_back(
+    sh: &Shared,
+    node: &PlanNode,
+    soak: Duration,
+    previous: u8,
+    weight: u8,
+    live: String,
+) -> Result<String, AttemptError> {
+    let act = &sh.caps.actuator;
+    let since = tokio::time::Instant::now();
+    loop {
+        if sh.aborting() {
+            return Err(Failure::terminal("aborted during the soak of a traffic shift").into());
+        }
+        let health = act.health(&node.action).await.map_err(Failure::from)?;
+        if !health.done {
+            warn!(run_id = %sh.run.id, node = %node.id, weight, previous, health = %health.live, "health dropped during the soak: rolling back the weight step");
+            let mut back = node.action.clone();
+            if let Action::ShiftTraffic { weight: w, .. } = &mut back {
+                *w = Some(previous);
+            }
+            let sent = act.act(&back).await.map_err(Failure::from)?;
+            sh.append(Event::ActionSent {
+                node: node.id.clone(),
+                detail: format!("rollback to {previous}%: {sent}"),
+                at_ms: sh.clock.now_ms(),
+            })
+            .await?;
+            let mut rolled = node.clone();
+            rolled.action = back;
+            verify(sh, &rolled).await?;
+            let asked = sh
+                .request_decision(
+                    node,
+                    format!(
+                        "health dropped at {weight}% ({}); traffic rolled back to {previous}%. Fix the cause, then approve to try {weight}% again, or abort the run",
+                        health.live
+                    ),
+                )
+                .await?;
+            let by = await_decision(sh, node, asked).await?;
+            after_decision(sh, node, &by).await?;
+            let sent = act.act(&node.action).await.map_err(Failure::from)?;
+            sh.append(Event::ActionSent {
+                node: node.id.clone(),
+                detail: sent,
+                at_ms: sh.clock.now_ms(),
+            })
+            .await?;
+            verify(sh, node).await?;
+            return Box::pin(soak_or_roll_back(sh, node, soak, previous, weight, live)).await;
+        }
+        if since.elapsed() >= soak {
+            return Ok(format!(
+                "{live}; healthy for {} ({})",
+                humantime::format_duration(soak),
+                health.live
+            ));
+        }
+        tokio::time::sleep(sh.settings.poll_interval.min(soak)).await;
+    }
+}
+
+/// Wait until a person approves the decision asked for at journal sequence `asked`; an abort
+/// ends the wait with a terminal failure.
+async fn await_decision(sh: &Shared, node: &PlanNode, asked: u64) -> Result<String, AttemptError> {
+    let _waiting = sh.waiting_for_decision(&node.id);
+    loop {
+        if sh.aborting() {
+            return Err(Failure::terminal(format!(
+                "aborted while {} waited for a decision",
+                node.id
+            ))
+            .into());
+        }
+        if let Some(by) = sh.approved_since(&node.id, asked).await? {
+            return Ok(by);
+        }
+        tokio::time::sleep(sh.settings.poll_interval).await;
+    }
+}
+
+/// Record that the decision was taken: the run resumes, the node runs a new attempt; for a
+/// router scale-in, release the protection as approved.
+async fn after_decision(sh: &Shared, node: &PlanNode, by: &str) -> Result<(), AttemptError> {
+    let at_ms = sh.clock.now_ms();
+    sh.append(Event::Resumed {
+        by: by.to_string(),
+        at_ms,
+    })
+    .await?;
+    let attempt = sh.attempts(&node.id).await? + 1;
+    sh.append(Event::NodeStarted {
+        node: node.id.clone(),
+        attempt,
+        at_ms,
+    })
+    .await?;
+    info!(run_id = %sh.run.id, node = %node.id, by, "decision taken: going on");
+    if node.drain_timeout.is_some() {
+        let sent = sh
+            .caps
+            .actuator
+            .force(&node.action)
+            .await
+            .map_err(Failure::from)?;
+        sh.append(Event::ActionSent {
+            node: node.id.clone(),
+            detail: format!("approved by {by}: {sent}"),
+            at_ms: sh.clock.now_ms(),
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// In a failback the promotion is planned: refuse to send it unless the replica's lag is zero.
+async fn caught_up(sh: &Shared, region: &str, instance: &str) -> Result<(), AttemptError> {
+    let lag = sh
+        .caps
+        .facts
+        .rds_replica_lag(region, instance)
+        .await
+        .map_err(Failure::from)?;
+    match lag {
+        Some(l) if l <= 0.0 => Ok(()),
+        other => Err(Failure {
+            message: format!(
+                "refusing to promote {instance} in {region}: a failback promotes only a replica that has caught up (lag {}); wait for replication, with writes fenced on the current writer",
+                other.map(|l| format!("{l:.1}s")).unwrap_or_else(|| "unknown".into())
+            ),
+            retryable: true,
+        }
+        .into()),
     }
 }
 
@@ -251,8 +459,49 @@ async fn readiness_gate(sh: &Shared) -> Result<String, AttemptError> {
     .into())
 }
 
-async fn lag_gate(sh: &Shared, database: &str, budget: Duration) -> Result<String, AttemptError> {
+async fn lag_gate(
+    sh: &Shared,
+    database: &str,
+    budget: Duration,
+    replica: Side,
+    wait: bool,
+) -> Result<String, AttemptError> {
+    if !wait {
+        let lag = read_lag(sh, database, replica).await?;
+        return lag_gate_once(sh, database, budget, lag).await;
+    }
+    // Failback: nothing is burning; wait for replication to catch up (the step timeout bounds it).
+    let since = tokio::time::Instant::now();
+    loop {
+        if sh.aborting() {
+            return Err(Failure::terminal("aborted while waiting for replication").into());
+        }
+        let lag = read_lag(sh, database, replica).await?;
+        if lag.is_some_and(|l| l <= budget) {
+            return lag_gate_once(sh, database, budget, lag).await;
+        }
+        tokio::time::sleep(sh.settings.next_poll(since.elapsed())).await;
+    }
+}
+
+/// The lag of `database`'s replica on `replica`'s side.
+async fn read_lag(
+    sh: &Shared,
+    database: &str,
+    replica: Side,
+) -> Result<Option<Duration>, AttemptError> {
     let env = &sh.env;
+    if replica == Side::Primary {
+        if let Some(db) = env.rds_replicas.iter().find(|d| d.name == database) {
+            return Ok(sh
+                .caps
+                .facts
+                .rds_replica_lag(&env.regions.primary, &db.primary_instance)
+                .await
+                .map_err(Failure::from)?
+                .map(|s| Duration::from_secs_f64(s.max(0.0))));
+        }
+    }
     let lag = if let Some(db) = env.rds_replicas.iter().find(|d| d.name == database) {
         sh.caps
             .facts
@@ -279,6 +528,15 @@ async fn lag_gate(sh: &Shared, database: &str, budget: Duration) -> Result<Strin
         ))
         .into());
     };
+    Ok(lag)
+}
+
+async fn lag_gate_once(
+    sh: &Shared,
+    database: &str,
+    budget: Duration,
+    lag: Option<Duration>,
+) -> Result<String, AttemptError> {
     let fmt = |d: Duration| format!("{:.1}s", d.as_secs_f64());
     let detail = serde_json::json!({
         "database": database,
@@ -294,7 +552,7 @@ async fn lag_gate(sh: &Shared, database: &str, budget: Duration) -> Result<Strin
     .await?;
     match lag {
         Some(l) if l <= budget => Ok(format!("lag {} within budget {}", fmt(l), fmt(budget))),
-        _ if sh.run.options.planned => Ok(format!(
+        _ if sh.run.options.planned && sh.run.plan.direction == Direction::Failover => Ok(format!(
             "lag {} — planned switchover waits for replication, no data loss",
             lag.map(fmt).unwrap_or_else(|| "unknown".into())
         )),
@@ -426,6 +684,82 @@ impl Shared {
             // A failing notifier never blocks a run.
             warn!(run_id = %self.run.id, kind, error = %e, "notification failed");
         }
+    }
+
+    /// Pause the run and ask an operator to decide about `node`; returns the journal sequence
+    /// of the request.
+    async fn request_decision(
+        &self,
+        node: &PlanNode,
+        message: String,
+    ) -> Result<u64, JournalError> {
+        let at_ms = self.clock.now_ms();
+        self.append(Event::Paused {
+            by: "pilotlight".into(),
+            at_ms,
+        })
+        .await?;
+        let seq = self
+            .append(Event::ApprovalRequested {
+                node: node.id.clone(),
+                at_ms,
+            })
+            .await?;
+        warn!(run_id = %self.run.id, node = %node.id, "{message}");
+        self.decide(
+            "decision_requested",
+            &message,
+            serde_json::json!({ "node": node.id }),
+        )
+        .await?;
+        self.notify(
+            "decision_needed",
+            format!(
+                "run paused: {message} (pilotlight approve {} {}, or pilotlight abort {})",
+                self.run.id, node.id, self.run.id
+            ),
+        )
+        .await;
+        Ok(seq)
+    }
+
+    /// The sequence of an approval request for `node` not yet answered, if any. Manual-approval
+    /// steps have their own flow.
+    async fn pending_decision(&self, node: &str) -> Result<Option<u64>, JournalError> {
+        let events = self.journal.events(&self.run.id).await?;
+        let mut pending = None;
+        for e in events {
+            match e.event {
+                Event::ApprovalRequested { node: n, .. } if n == node => pending = Some(e.seq),
+                Event::Approved { node: n, .. } if n == node => pending = None,
+                _ => {}
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Who approved `node` after journal sequence `since`, if anyone has.
+    async fn approved_since(&self, node: &str, since: u64) -> Result<Option<String>, JournalError> {
+        let events = self.journal.events_since(&self.run.id, since).await?;
+        Ok(events.into_iter().find_map(|e| match e.event {
+            Event::Approved { node: n, by, .. } if n == node => Some(by),
+            _ => None,
+        }))
+    }
+
+    /// How many attempts `node` has recorded.
+    async fn attempts(&self, node: &str) -> Result<u32, JournalError> {
+        let events = self.journal.events(&self.run.id).await?;
+        Ok(events
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::NodeStarted {
+                    node: n, attempt, ..
+                } if n == node => Some(*attempt),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0))
     }
 
     async fn approved_by(&self, node: &str) -> Result<Option<String>, JournalError> {

@@ -116,7 +116,7 @@ async fn failover_completes_in_dependency_order_with_one_call_per_action() {
     assert_eq!(r.world.act_count("scale_ecs"), 2);
     assert_eq!(r.world.act_count("scale_autoscaling"), 1);
     assert_eq!(r.world.act_count("promote"), 1);
-    assert_eq!(r.world.act_count("shift"), 2);
+    assert_eq!(r.world.act_count("shift"), 3);
     // Dependencies are respected.
     let id = &s.run.id;
     assert!(
@@ -574,4 +574,206 @@ async fn a_failing_notifier_never_blocks_a_run() {
         .await
         .unwrap();
     assert_eq!(r.exec.drive(&s.run.id).await.unwrap(), RunStatus::Succeeded);
+}
+
+// ---- failback ------------------------------------------------------------------------------
+
+fn failback_plan() -> Plan {
+    let rb: Runbook = toml::from_str(include_str!("../../../runbooks/failback.toml")).unwrap();
+    build_plan(&env(), &rb).unwrap()
+}
+
+/// Wait (in virtual time) until the journal has an event matching `f`; its sequence number.
+async fn wait_for(r: &Rig, run_id: &str, f: impl Fn(&Event) -> bool) -> u64 {
+    for _ in 0..100_000 {
+        if let Some(e) = r
+            .journal
+            .events(run_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| f(&e.event))
+        {
+            return e.seq;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("event never recorded");
+}
+
+fn approval_requested(node: &'static str) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::ApprovalRequested { node: n, .. } if n == node)
+}
+
+async fn approve(r: &Rig, run_id: &str, node: &str) {
+    r.exec
+        .control(
+            run_id,
+            Event::Approved {
+                node: node.into(),
+                by: "carol".into(),
+                at_ms: 9,
+            },
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn failback_fences_first_returns_traffic_gradually_and_completes() {
+    let r = rig();
+    let s = r
+        .exec
+        .start(request(failback_plan(), "fb", RunOptions::default()))
+        .await
+        .unwrap();
+    let id = s.run.id.clone();
+    let t0 = tokio::time::Instant::now();
+    assert_eq!(r.exec.drive(&id).await.unwrap(), RunStatus::Succeeded);
+    // The old primary is fenced before anything touches the database or traffic.
+    let fenced = seq_of(&r, &id, succeeded("fence-old-primary/db")).await;
+    for later in ["retire-old-primary/db", "reprotect/db", "switchover-db/db"] {
+        assert!(fenced < seq_of(&r, &id, started(later)).await, "{later}");
+    }
+    // The switchover waits for the DR writer's fence and the zero-lag gate.
+    assert!(
+        seq_of(&r, &id, succeeded("caught-up/db")).await
+            < seq_of(&r, &id, started("switchover-db/db")).await
+    );
+    // Weights 10 → 50 → 100, each held for its soak (2 min) before the next.
+    assert_eq!(*r.world.weights_sent.lock().unwrap(), [10, 50, 100]);
+    assert!(t0.elapsed().as_secs() >= 3 * 120, "{:?}", t0.elapsed());
+    // Nothing asked an operator: no drain blocked, health stayed up.
+    assert_eq!(r.world.forces.load(Ordering::SeqCst), 0);
+    let st = state(&r, &id).await;
+    assert!(st.nodes.values().all(|n| n.status == NodeStatus::Succeeded));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_health_drop_during_the_gradual_return_rolls_back_the_last_weight_step() {
+    let r = rig();
+    let s = r
+        .exec
+        .start(request(failback_plan(), "fb-health", RunOptions::default()))
+        .await
+        .unwrap();
+    let id = s.run.id.clone();
+    let exec = r.exec.clone();
+    let id2 = id.clone();
+    let driver = tokio::spawn(async move { exec.drive(&id2).await });
+    // Health drops once traffic is at 50%.
+    wait_for(
+        &r,
+        &id,
+        |e| matches!(e, Event::ActionSent { node, .. } if node == "return-web/web-dns@50"),
+    )
+    .await;
+    *r.world.health_down.lock().unwrap() = true;
+    let node = "return-web/web-dns@50";
+    wait_for(&r, &id, approval_requested(node)).await;
+    // Rolled back to 10%, run paused, the operator asked and told why.
+    assert_eq!(*r.world.weights_sent.lock().unwrap(), [10, 50, 10]);
+    let run = r.journal.run(&id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Paused);
+    assert_eq!(
+        state(&r, &id).await.nodes[node].status,
+        NodeStatus::AwaitingApproval
+    );
+    let notes = r.notifier.sent.lock().unwrap().clone();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.kind == "decision_needed" && n.message.contains("rolled back to 10%")),
+        "{notes:?}"
+    );
+    // Nothing further moves while the decision is open.
+    tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+    assert_eq!(r.world.weights_sent.lock().unwrap().len(), 3);
+    assert_eq!(
+        state(&r, &id).await.nodes["scale-down-services/api"].status,
+        NodeStatus::Pending
+    );
+    // Fixed and approved: 50% again, then 100%.
+    *r.world.health_down.lock().unwrap() = false;
+    approve(&r, &id, node).await;
+    assert_eq!(driver.await.unwrap().unwrap(), RunStatus::Succeeded);
+    assert_eq!(*r.world.weights_sent.lock().unwrap(), [10, 50, 10, 50, 100]);
+    let decisions = r.journal.decisions(&id).await.unwrap();
+    assert!(decisions.iter().any(|d| d.kind == "decision_requested"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_that_never_completes_pauses_the_run_for_a_decision() {
+    let r = rig();
+    // After the failover, DR's routers run at the active size; some host live conferences.
+    use pilotlight_core::capability::Actuator;
+    r.world
+        .act(&pilotlight_core::plan::Action::ScaleAutoscaling {
+            region: "us-west-2".into(),
+            group: "confer-media-routers".into(),
+            desired: 6,
+        })
+        .await
+        .unwrap();
+    *r.world.drain_blocked.lock().unwrap() = true;
+    let s = r
+        .exec
+        .start(request(failback_plan(), "fb-drain", RunOptions::default()))
+        .await
+        .unwrap();
+    let id = s.run.id.clone();
+    let exec = r.exec.clone();
+    let id2 = id.clone();
+    let driver = tokio::spawn(async move { exec.drive(&id2).await });
+    let node = "scale-down-media-routers/media-routers";
+    let asked = wait_for(&r, &id, approval_requested(node)).await;
+    let started_at = seq_of(&r, &id, started(node)).await;
+    assert!(started_at < asked);
+    assert_eq!(r.journal.run(&id).await.unwrap().status, RunStatus::Paused);
+    // Waiting does not terminate anything by itself: no force without a person.
+    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    assert_eq!(r.world.forces.load(Ordering::SeqCst), 0);
+    approve(&r, &id, node).await;
+    assert_eq!(driver.await.unwrap().unwrap(), RunStatus::Succeeded);
+    assert_eq!(r.world.forces.load(Ordering::SeqCst), 1);
+    let events = r.journal.events(&id).await.unwrap();
+    assert!(events.iter().any(|e| matches!(&e.event,
+        Event::ActionSent { node: n, detail, .. } if n == node && detail.contains("approved by carol"))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(&e.event, Event::Resumed { by, .. } if by == "carol")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failback_waits_for_zero_lag_and_never_promotes_a_lagging_replica() {
+    let r = rig();
+    // Reads by instance, in order: the `protected` gate, the `caught-up` gate (twice lagging,
+    // then caught up), the check before the promotion (lagging again: refused), its retry.
+    *r.facts.lag_script.lock().unwrap() = [
+        Some(0.0),
+        Some(4.0),
+        Some(2.0),
+        Some(0.0),
+        Some(3.0),
+        Some(0.0),
+    ]
+    .into();
+    let s = r
+        .exec
+        .start(request(failback_plan(), "fb-lag", RunOptions::default()))
+        .await
+        .unwrap();
+    let id = s.run.id.clone();
+    assert_eq!(r.exec.drive(&id).await.unwrap(), RunStatus::Succeeded);
+    assert_eq!(r.facts.lag_reads.load(Ordering::SeqCst), 6);
+    let st = state(&r, &id).await;
+    assert_eq!(
+        st.nodes["switchover-db/db"].attempts, 2,
+        "first attempt refused"
+    );
+    assert_eq!(
+        r.world.act_count("promote"),
+        1,
+        "promoted once, after catching up"
+    );
 }

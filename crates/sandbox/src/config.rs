@@ -69,6 +69,7 @@ pub(crate) fn environment_config(
             name: world.db_logical.to_string(),
             primary_instance: world.db_primary.clone(),
             replica_instance: world.db_replica.clone(),
+            fence_parameter_group: Some(world.db_fence_parameter_group.clone()),
         }],
         aurora_global_clusters: Vec::new(),
         dynamodb_tables: world
@@ -100,7 +101,11 @@ pub(crate) fn environment_config(
                         name: r.logical.to_string(),
                         record_name: r.fqdn.clone(),
                         record_type: "A".to_string(),
-                        routing: Routing::Failover,
+                        routing: if r.weighted {
+                            Routing::Weighted
+                        } else {
+                            Routing::Failover
+                        },
                         primary_set_identifier,
                         dr_set_identifier,
                         require_health_checks: true,
@@ -187,7 +192,8 @@ mod tests {
                 "ecs:signaling",
                 "autoscaling:media-routers",
                 "route53:api-dns",
-                "route53:media-dns"
+                "route53:media-dns",
+                "route53:web-dns"
             ]
         );
         let api = &cfg.ecs_services[0];

@@ -149,6 +149,7 @@ pub(crate) const ALREADY_EXISTS_CODES: &[&str] = &[
     "AlreadyExistsException",
     "ResourceInUseException",
     "DBInstanceAlreadyExists",
+    "DBParameterGroupAlreadyExists",
     "DBInstanceAlreadyExistsFault",
     "BucketAlreadyOwnedByYou",
     "InvalidLaunchTemplateName.AlreadyExistsException",

@@ -73,6 +73,35 @@ pub async fn publish_replication_metrics(
                 .join(", ")
         );
         put(factory, &caller, "AWS/RDS", data, &label, dr).await?;
+        // After a failback's reprotect, the replica is the primary-region instance: the same
+        // figure for it, so a failback's lag gates read a value too.
+        let data: Vec<MetricDatum> = cfg
+            .rds_replicas
+            .iter()
+            .map(|r| {
+                MetricDatum::builder()
+                    .metric_name("ReplicaLag")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("DBInstanceIdentifier")
+                            .value(&r.primary_instance)
+                            .build(),
+                    )
+                    .unit(StandardUnit::Seconds)
+                    .value(replica_lag.as_secs_f64())
+                    .timestamp(now)
+                    .build()
+            })
+            .collect();
+        let label = format!(
+            "cloudwatch AWS/RDS ReplicaLag of {} (replicas after a failback's reprotect)",
+            cfg.rds_replicas
+                .iter()
+                .map(|r| r.primary_instance.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        put(factory, &caller, "AWS/RDS", data, &label, primary).await?;
     }
 
     if !cfg.dynamodb_tables.is_empty() {

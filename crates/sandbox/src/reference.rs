@@ -84,6 +84,9 @@ pub(crate) struct RecordSpec {
     pub primary_ip: &'static str,
     /// Address served from the DR region.
     pub dr_ip: &'static str,
+    /// Weighted routing (primary 100, DR 0; a failback returns it gradually) instead of
+    /// failover routing.
+    pub weighted: bool,
 }
 
 /// The whole reference world.
@@ -119,6 +122,10 @@ pub(crate) struct Reference {
     pub db_primary: String,
     /// Cross-region read replica in DR.
     pub db_replica: String,
+    /// Read-only DB parameter group (both regions) that fences a writer.
+    pub db_fence_parameter_group: String,
+    /// Its parameter group family.
+    pub db_parameter_family: &'static str,
     /// RDS engine.
     pub db_engine: &'static str,
     /// RDS instance class.
@@ -210,6 +217,8 @@ impl Reference {
             db_logical: "db",
             db_primary: format!("{n}-db"),
             db_replica: format!("{n}-db-replica"),
+            db_fence_parameter_group: format!("{n}-db-read-only"),
+            db_parameter_family: "postgres16",
             db_engine: "postgres",
             db_class: "db.t3.medium",
             db_storage_gb: 20,
@@ -249,12 +258,21 @@ impl Reference {
                     fqdn: format!("api.{n}.example."),
                     primary_ip: "192.0.2.10",
                     dr_ip: "198.51.100.10",
+                    weighted: false,
                 },
                 RecordSpec {
                     logical: "media-dns",
                     fqdn: format!("media.{n}.example."),
                     primary_ip: "192.0.2.20",
                     dr_ip: "198.51.100.20",
+                    weighted: false,
+                },
+                RecordSpec {
+                    logical: "web-dns",
+                    fqdn: format!("www.{n}.example."),
+                    primary_ip: "192.0.2.30",
+                    dr_ip: "198.51.100.30",
+                    weighted: true,
                 },
             ],
             record_ttl: 60,

@@ -386,6 +386,20 @@ async fn verify_world(cfg: &EnvironmentConfig) {
             assert_eq!(s.health_check_id(), Some(hc.id()));
         }
     }
+    // The weighted pair: primary 100, DR 0, each with its region's health check.
+    for (set_id, weight, hc) in [
+        ("web-confer-primary", 100, &hc_primary),
+        ("web-confer-dr", 0, &hc_dr),
+    ] {
+        let s = sets
+            .resource_record_sets()
+            .iter()
+            .find(|s| s.name() == "www.confer.example." && s.set_identifier() == Some(set_id))
+            .unwrap_or_else(|| panic!("www {set_id}"));
+        assert_eq!(s.weight(), Some(weight));
+        assert_eq!(s.failover(), None);
+        assert_eq!(s.health_check_id(), Some(hc.id()));
+    }
     let records: Vec<&str> = cfg
         .route53
         .as_ref()
@@ -394,7 +408,7 @@ async fn verify_world(cfg: &EnvironmentConfig) {
         .iter()
         .map(|r| r.name.as_str())
         .collect();
-    assert_eq!(records, ["api-dns", "media-dns"]);
+    assert_eq!(records, ["api-dns", "media-dns", "web-dns"]);
 
     // Emulated replication metrics: replica lag in DR, table latency in primary.
     let cw_dr = factory.cloudwatch(dr).await;

@@ -39,6 +39,7 @@ pub fn sample_plan(environment: &str) -> Plan {
         estimate: Duration::from_secs(secs),
         retry: RetrySpec::default(),
         optional: false,
+        drain_timeout: None,
     };
     let api = ResourceRef {
         kind: ResourceKind::EcsService,

@@ -197,6 +197,8 @@ struct Target {
     reached_at: Option<Instant>,
     /// Never gets above this many running (partial capacity).
     cap: Option<u32>,
+    /// The desired count before the last change.
+    prev: u32,
 }
 
 /// An actuator over a simulated world.
@@ -219,6 +221,14 @@ pub struct FakeWorld {
     pub max_in_flight: AtomicUsize,
     /// Capped capacities by name (partial capacity).
     pub caps: Mutex<HashMap<String, u32>>,
+    /// What a traffic shift sends traffic to reports unhealthy.
+    pub health_down: Mutex<bool>,
+    /// Routers protected from scale-in keep a scale-down from completing until forced.
+    pub drain_blocked: Mutex<bool>,
+    /// `force` calls.
+    pub forces: AtomicUsize,
+    /// Weights acted on, in order (gradual shifts and their rollbacks).
+    pub weights_sent: Mutex<Vec<u8>>,
 }
 
 fn key(a: &Action) -> (String, &'static str) {
@@ -241,8 +251,11 @@ fn key(a: &Action) -> (String, &'static str) {
             ..
         } => (format!("aurora:{region}:{target_cluster}"), "aurora"),
         Action::ShiftTraffic {
-            record_name, to, ..
-        } => (format!("dns:{record_name}:{to:?}"), "shift"),
+            record_name,
+            to,
+            weight,
+            ..
+        } => (format!("dns:{record_name}:{to:?}:{weight:?}"), "shift"),
         _ => ("other".into(), "other"),
     }
 }
@@ -316,9 +329,15 @@ impl Actuator for FakeWorld {
                     _ => 1,
                 };
                 let want = t.map_or(1, |t| t.desired);
+                let stuck = t.filter(|t| {
+                    matches!(a, Action::ScaleAutoscaling { .. })
+                        && *self.drain_blocked.lock().unwrap()
+                        && t.prev > t.desired
+                });
+                let running = stuck.map_or(running, |t| t.prev);
                 Observation {
                     live: format!("desired {want}, running {running}"),
-                    done: want == *desired && running >= *desired,
+                    done: stuck.is_none() && want == *desired && running >= *desired,
                     in_progress: false,
                 }
             }
@@ -424,12 +443,15 @@ impl Actuator for FakeWorld {
                     self.lat.asg
                 };
                 let cap = self.caps.lock().unwrap().get(service).copied();
-                self.targets.lock().unwrap().insert(
+                let mut targets = self.targets.lock().unwrap();
+                let prev = targets.get(&k).map_or(1, |t| t.desired);
+                targets.insert(
                     k,
                     Target {
                         desired: *desired,
                         reached_at: Some(now + lat),
                         cap,
+                        prev,
                     },
                 );
             }
@@ -445,18 +467,44 @@ impl Actuator for FakeWorld {
                     .unwrap()
                     .insert(k, now + self.lat.promote);
             }
-            Action::ShiftTraffic { .. } => {
+            Action::ShiftTraffic { weight, .. } => {
+                if let Some(w) = weight {
+                    self.weights_sent.lock().unwrap().push(*w);
+                }
                 self.shifted.lock().unwrap().insert(k, now + self.lat.dns);
             }
             _ => {}
         }
         Ok(format!("{kind} sent"))
     }
+
+    async fn health(&self, _: &Action) -> Result<Observation, CapabilityError> {
+        tokio::time::sleep(self.lat.call).await;
+        let down = *self.health_down.lock().unwrap();
+        Ok(Observation {
+            live: if down { "unhealthy" } else { "healthy" }.into(),
+            done: !down,
+            in_progress: false,
+        })
+    }
+
+    async fn force(&self, _: &Action) -> Result<String, CapabilityError> {
+        self.forces.fetch_add(1, Ordering::SeqCst);
+        *self.drain_blocked.lock().unwrap() = false;
+        Ok("protection released".into())
+    }
 }
 
 /// Readiness facts: all ready, with configurable replica lag.
 pub struct FakeFacts {
     pub lag_seconds: Mutex<Option<f64>>,
+    /// Lag of any replica read by instance (failback gates and the promotion check), once
+    /// `lag_script` is used up.
+    pub replica_lag: Mutex<Option<f64>>,
+    /// Answers of the next lag reads by instance, in order.
+    pub lag_script: Mutex<std::collections::VecDeque<Option<f64>>>,
+    /// Lag reads by instance.
+    pub lag_reads: AtomicUsize,
     pub dr_replica_missing: Mutex<bool>,
 }
 
@@ -464,6 +512,9 @@ impl Default for FakeFacts {
     fn default() -> Self {
         FakeFacts {
             lag_seconds: Mutex::new(Some(2.0)),
+            replica_lag: Mutex::new(Some(0.0)),
+            lag_script: Mutex::new(Default::default()),
+            lag_reads: AtomicUsize::new(0),
             dr_replica_missing: Mutex::new(false),
         }
     }
@@ -514,6 +565,14 @@ impl ReadinessFacts for FakeFacts {
     async fn aurora(&self, _: &AuroraGlobalCluster) -> Result<AuroraFacts, CapabilityError> {
         unimplemented!("not in fixtures")
     }
+    async fn rds_replica_lag(&self, _: &str, _: &str) -> Result<Option<f64>, CapabilityError> {
+        self.lag_reads.fetch_add(1, Ordering::SeqCst);
+        let mut script = self.lag_script.lock().unwrap();
+        if let Some(next) = script.pop_front() {
+            return Ok(next);
+        }
+        Ok(*self.replica_lag.lock().unwrap())
+    }
     async fn ecs(&self, s: &EcsService) -> Result<EcsFacts, CapabilityError> {
         Ok(EcsFacts {
             cluster_status: Some("ACTIVE".into()),
@@ -539,9 +598,10 @@ impl ReadinessFacts for FakeFacts {
         })
     }
     async fn route53(&self, _: &Route53, r: &DnsRecord) -> Result<Route53Facts, CapabilityError> {
+        let weighted = r.routing == Routing::Weighted;
         let set = |f: &str, hc: &str| RecordSetState {
-            failover: Some(f.into()),
-            weight: None,
+            failover: (!weighted).then(|| f.into()),
+            weight: weighted.then_some(if f == "PRIMARY" { 100 } else { 0 }),
             health_check_id: Some(hc.into()),
         };
         let hc = |id: &str| HealthCheckState {

@@ -20,6 +20,9 @@ pub(crate) async fn ensure(ctx: &Ctx<'_>, ledger: &mut Ledger) -> Result<(), San
     let primary = ctx.factory.rds(primary_region).await;
     let dr = ctx.factory.rds(dr_region).await;
 
+    for (client, region) in [(&primary, primary_region), (&dr, dr_region)] {
+        ensure_fence_group(ctx, client, region, ledger).await?;
+    }
     let label = item("rds instance", &w.db_primary, primary_region);
     let mut instance = describe(ctx, &primary, &w.db_primary, &label, primary_region).await?;
     let mut existed = instance.is_some();
@@ -68,6 +71,47 @@ pub(crate) async fn ensure(ctx: &Ctx<'_>, ledger: &mut Ledger) -> Result<(), San
             .await?
             .is_none();
     }
+    ledger.record(label, existed);
+    Ok(())
+}
+
+/// Ensure the read-only parameter group that fences a writer exists in `region`
+/// (`default_transaction_read_only = 1`, applied immediately).
+async fn ensure_fence_group(
+    ctx: &Ctx<'_>,
+    rds: &Client,
+    region: &str,
+    ledger: &mut Ledger,
+) -> Result<(), SandboxError> {
+    use aws_sdk_rds::types::{ApplyMethod, Parameter};
+    let w = ctx.world;
+    let name = w.db_fence_parameter_group.as_str();
+    let label = item("rds parameter group", name, region);
+    let existed = ctx
+        .call("rds", "CreateDBParameterGroup", &label, region)
+        .create(|| {
+            rds.create_db_parameter_group()
+                .db_parameter_group_name(name)
+                .db_parameter_group_family(w.db_parameter_family)
+                .description("Pilotlight fence: makes the instance read-only")
+                .send()
+        })
+        .await?
+        .is_none();
+    ctx.call("rds", "ModifyDBParameterGroup", &label, region)
+        .send(|| {
+            rds.modify_db_parameter_group()
+                .db_parameter_group_name(name)
+                .parameters(
+                    Parameter::builder()
+                        .parameter_name("default_transaction_read_only")
+                        .parameter_value("1")
+                        .apply_method(ApplyMethod::Immediate)
+                        .build(),
+                )
+                .send()
+        })
+        .await?;
     ledger.record(label, existed);
     Ok(())
 }

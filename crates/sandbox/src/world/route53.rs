@@ -1,6 +1,6 @@
 //! Route 53: the hosted zone, one HTTPS health check per region (found again by its deterministic
-//! caller reference), and failover record pairs (PRIMARY with the primary health check, SECONDARY
-//! with the DR health check).
+//! caller reference), and record pairs: failover (PRIMARY with the primary health check,
+//! SECONDARY with the DR health check) or weighted (primary 100, DR 0, same health checks).
 
 use super::{Ctx, Ledger};
 use crate::error::SandboxError;
@@ -212,11 +212,15 @@ async fn ensure_record(
     let mut changes = Vec::new();
     let mut labels = Vec::new();
     for (set_id, failover, check, ip) in sides {
-        let label = format!(
-            "route53 record {} A {set_id} ({})",
-            record.fqdn,
-            failover.as_str()
-        );
+        let label = if record.weighted {
+            format!("route53 record {} A {set_id} (weighted)", record.fqdn)
+        } else {
+            format!(
+                "route53 record {} A {set_id} ({})",
+                record.fqdn,
+                failover.as_str()
+            )
+        };
         if present(set_id) {
             ledger.record(label, true);
             continue;
@@ -230,8 +234,14 @@ async fn ensure_record(
             .name(&record.fqdn)
             .r#type(RrType::A)
             .ttl(w.record_ttl)
-            .set_identifier(set_id)
-            .failover(failover)
+            .set_identifier(set_id);
+        let set = if record.weighted {
+            let primary = failover == ResourceRecordSetFailover::Primary;
+            set.weight(if primary { 100 } else { 0 })
+        } else {
+            set.failover(failover.clone())
+        };
+        let set = set
             .health_check_id(check)
             .resource_records(value)
             .build()
