@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod capability;
 pub mod error;
+pub mod health;
 pub mod journal;
 pub mod model;
 pub mod plan;

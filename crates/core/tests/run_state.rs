@@ -91,6 +91,7 @@ fn full_success() {
         "capacity",
         "shift-dns/api-dns",
         "shift-dns/media-dns",
+        "shift-dns/web-dns",
         "done",
     ] {
         ev.extend([start(n), sent(n), ok(n)]);
@@ -109,7 +110,12 @@ fn partial_capacity_blocks_dns_but_not_independent_steps_and_ends_degraded() {
     }
     ev.extend([start("capacity"), fail("capacity")]);
     let s = run(&p, &ev);
-    for n in ["shift-dns/api-dns", "shift-dns/media-dns", "done"] {
+    for n in [
+        "shift-dns/api-dns",
+        "shift-dns/media-dns",
+        "shift-dns/web-dns",
+        "done",
+    ] {
         assert_eq!(s.nodes[n].status, NodeStatus::Skipped, "{n}");
         assert!(s.nodes[n]
             .message
