@@ -8,6 +8,7 @@ pub mod progress;
 pub mod report;
 pub mod runs;
 pub mod sandbox;
+pub mod status;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -109,6 +110,43 @@ pub enum Command {
         #[arg(long)]
         by: Option<String>,
         /// Output of the final report.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Fail back to the primary region after a failover (or resume the interrupted failback):
+    /// fence the old primary, reprotect, switch the database back with zero data loss, return
+    /// traffic gradually, and put DR back to pilot light. Refused unless DR serves.
+    ///
+    /// Exit code 0: done; 1: failed, degraded or paused; 2: refused.
+    Failback {
+        /// The environment config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Why (recorded in the journal).
+        #[arg(long)]
+        reason: String,
+        /// Do not ask for the typed confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// The same key twice makes one run.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Who is acting (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// Output of the final report.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Which region serves, the environment's phase (normal, failing over, failed over, failing
+    /// back, degraded), the last run, and whether DR protection is in place. Reads only.
+    ///
+    /// Exit code 0: protected and not degraded; 1: otherwise; 2: could not read the config.
+    Status {
+        /// The environment config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Output format.
         #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
@@ -267,6 +305,28 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             };
             runs::failover(paths, args).await
         }
+        Command::Failback {
+            config,
+            reason,
+            yes,
+            idempotency_key,
+            by,
+            output,
+        } => {
+            let args = runs::FailoverArgs {
+                config,
+                reason,
+                planned: true,
+                allow_data_loss: None,
+                override_readiness: None,
+                yes,
+                idempotency_key,
+                by: runs::operator(by),
+                output,
+            };
+            runs::failback(paths, args).await
+        }
+        Command::Status { config, output } => status::run(paths, &config, output).await,
         Command::Resume {
             run_id,
             config,

@@ -14,7 +14,7 @@ use pilotlight_core::model::EnvironmentConfig;
 use pilotlight_core::plan::{build_plan, Action, Plan};
 use pilotlight_core::readiness::{run_checks, Verdict};
 use pilotlight_core::run::{Event, RunStatus};
-use pilotlight_core::runbook::{Runbook, Side};
+use pilotlight_core::runbook::{Direction, Runbook, Side};
 use pilotlight_executor::{
     Capabilities, ExecError, Executor, ExecutorSettings, LogNotifier, StartRequest, SystemClock,
 };
@@ -55,7 +55,7 @@ pub struct FailoverArgs {
     pub output: OutputFormat,
 }
 
-fn load_config(path: &Path) -> Result<EnvironmentConfig, u8> {
+pub(crate) fn load_config(path: &Path) -> Result<EnvironmentConfig, u8> {
     pilotlight_config::load(path).map_err(|e| {
         eprintln!("{e}");
         2
@@ -84,19 +84,22 @@ pub fn load_plan(paths: &Paths, env: &EnvironmentConfig, name: &str) -> Result<P
     })
 }
 
-fn open_journal(path: &Path) -> Result<Arc<SqliteJournal>> {
+pub(crate) fn open_journal(path: &Path) -> Result<Arc<SqliteJournal>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     Ok(Arc::new(SqliteJournal::open(path)?))
 }
 
-struct Wiring {
-    facts: Arc<AwsReadiness>,
-    actuator: Arc<AwsActuator>,
+/// The AWS adapters of one environment.
+pub(crate) struct Wiring {
+    /// Readiness facts.
+    pub(crate) facts: Arc<AwsReadiness>,
+    /// The actuator (observe only, outside runs).
+    pub(crate) actuator: Arc<AwsActuator>,
 }
 
-fn wire(env: &EnvironmentConfig) -> Wiring {
+pub(crate) fn wire(env: &EnvironmentConfig) -> Wiring {
     let factory = Arc::new(ClientFactory::new(env.aws.clone()));
     let caller = Caller::new(&env.aws);
     Wiring {
@@ -265,9 +268,14 @@ fn confirm(env: &EnvironmentConfig, what: &str) -> bool {
         eprintln!("refusing to {what} without confirmation: stdin is not a terminal; pass --yes to confirm in a script");
         return false;
     }
+    let (from, to) = if what.contains("BACK") {
+        (&env.regions.dr, &env.regions.primary)
+    } else {
+        (&env.regions.primary, &env.regions.dr)
+    };
     eprint!(
-        "This will {what} environment {} ({} → {}).\nType the environment name to confirm: ",
-        env.environment.name, env.regions.primary, env.regions.dr
+        "This will {what} environment {} ({from} → {to}).\nType the environment name to confirm: ",
+        env.environment.name
     );
     let _ = std::io::stderr().flush();
     let mut line = String::new();
@@ -286,11 +294,56 @@ fn confirm(env: &EnvironmentConfig, what: &str) -> bool {
 
 /// `pilotlight failover`: start (or resume) the failover run and drive it to its end.
 pub async fn failover(paths: &Paths, args: FailoverArgs) -> Result<u8> {
+    start_and_drive(paths, args, "failover", "FAIL OVER").await
+}
+
+/// `pilotlight failback`: start (or resume) the failback run and drive it to its end. Always
+/// planned (zero data loss); refused unless DR serves.
+pub async fn failback(paths: &Paths, args: FailoverArgs) -> Result<u8> {
+    start_and_drive(paths, args, "failback", "FAIL BACK").await
+}
+
+/// Why a failback must not start: the DR region does not serve (no database was promoted
+/// there), so fencing the primary would take the service down.
+async fn failback_refusal(env: &EnvironmentConfig) -> Option<String> {
+    let w = wire(env);
+    for db in &env.rds_replicas {
+        match w.facts.rds(db).await {
+            Ok(f) => {
+                let dr_is_replica = f.replica.as_ref().is_some_and(|r| {
+                    r.read_replica_source
+                        .as_deref()
+                        .is_some_and(|s| !s.is_empty())
+                });
+                if dr_is_replica {
+                    return Some(format!(
+                        "DR does not serve: {} in {} is still a read replica, so there is nothing to fail back (a failback fences the primary's database first). See `pilotlight status`",
+                        db.replica_instance, env.regions.dr
+                    ));
+                }
+            }
+            Err(e) => {
+                return Some(format!(
+                    "cannot tell whether DR serves ({}): {}; fix access and try again",
+                    e.message, e.hint
+                ))
+            }
+        }
+    }
+    None
+}
+
+async fn start_and_drive(
+    paths: &Paths,
+    args: FailoverArgs,
+    runbook: &str,
+    verb: &str,
+) -> Result<u8> {
     let env = match load_config(&args.config) {
         Ok(e) => e,
         Err(code) => return Ok(code),
     };
-    let plan = match load_plan(paths, &env, "failover") {
+    let plan = match load_plan(paths, &env, runbook) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -318,7 +371,13 @@ pub async fn failover(paths: &Paths, args: FailoverArgs) -> Result<u8> {
         );
         return drive(&exec, journal.as_ref(), &active.id, args.output).await;
     }
-    if !args.yes && !confirm(&env, "FAIL OVER") {
+    if plan.direction == Direction::Failback {
+        if let Some(why) = failback_refusal(&env).await {
+            eprintln!("refusing to fail back: {why}");
+            return Ok(2);
+        }
+    }
+    if !args.yes && !confirm(&env, verb) {
         return Ok(2);
     }
     let key = args
@@ -368,7 +427,18 @@ async fn post_check_if_done(env: &EnvironmentConfig, plan: &Plan, code: u8) -> u
     let w = wire(env);
     let (mut wrong, mut unreadable, mut checked) = (0, 0, 0);
     eprintln!("post-check: reading every target again");
-    for n in &plan.nodes {
+    // Only the last node acting on each target (in a region) states its end state: a failback
+    // fences, retires and re-creates the same database, and shifts the same record by steps.
+    let key = |n: &pilotlight_core::plan::PlanNode| {
+        n.target
+            .as_ref()
+            .map(|t| (t.clone(), n.action.region().map(str::to_string)))
+    };
+    let superseded = |i: usize| {
+        let k = key(&plan.nodes[i]);
+        k.is_some() && plan.nodes[i + 1..].iter().any(|later| key(later) == k)
+    };
+    for (i, n) in plan.nodes.iter().enumerate() {
         if matches!(
             n.action,
             Action::ReadinessGate
@@ -376,7 +446,8 @@ async fn post_check_if_done(env: &EnvironmentConfig, plan: &Plan, code: u8) -> u
                 | Action::Notify { .. }
                 | Action::CommandHook { .. }
                 | Action::ManualApproval { .. }
-        ) {
+        ) || superseded(i)
+        {
             continue;
         }
         checked += 1;

@@ -978,6 +978,20 @@ pub fn critical_path(nodes: &[PlanNode]) -> (Vec<String>, Duration) {
 }
 
 impl Action {
+    /// The region the action acts in, for actions bound to one (Route 53 is global).
+    pub fn region(&self) -> Option<&str> {
+        match self {
+            Action::ScaleEcs { region, .. }
+            | Action::ScaleAutoscaling { region, .. }
+            | Action::PromoteRdsReplica { region, .. }
+            | Action::FenceRds { region, .. }
+            | Action::RetireRds { region, .. }
+            | Action::ReprotectRds { region, .. }
+            | Action::AuroraFailover { region, .. } => Some(region),
+            _ => None,
+        }
+    }
+
     /// What the node will make true, for people (the "target" column of a plan).
     pub fn target_text(&self) -> String {
         match self {

@@ -123,10 +123,11 @@ pub(crate) struct Shared {
     abort: AtomicBool,
     /// Per node: when its step timeout restarted (after a decision), and since when it waits
     /// for a decision now.
-    decision_waits: std::sync::Mutex<
-        HashMap<String, (Option<tokio::time::Instant>, Option<tokio::time::Instant>)>,
-    >,
+    decision_waits: std::sync::Mutex<HashMap<String, DecisionClock>>,
 }
+
+/// When a node's step timeout restarted (after a decision), and since when it waits for one.
+type DecisionClock = (Option<tokio::time::Instant>, Option<tokio::time::Instant>);
 
 /// Marks a node as waiting for a decision until dropped.
 pub(crate) struct DecisionWait<'a> {

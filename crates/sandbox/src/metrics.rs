@@ -73,8 +73,9 @@ pub async fn publish_replication_metrics(
                 .join(", ")
         );
         put(factory, &caller, "AWS/RDS", data, &label, dr).await?;
-        // After a failback's reprotect, the replica is the primary-region instance: the same
-        // figure for it, so a failback's lag gates read a value too.
+        // After a failback's reprotect, the replica is the primary-region instance. Nothing
+        // writes to the emulated database, so a replica created there is caught up: lag 0, which
+        // the failback's zero-loss gate (`max_lag = "0s"`) needs.
         let data: Vec<MetricDatum> = cfg
             .rds_replicas
             .iter()
@@ -88,13 +89,13 @@ pub async fn publish_replication_metrics(
                             .build(),
                     )
                     .unit(StandardUnit::Seconds)
-                    .value(replica_lag.as_secs_f64())
+                    .value(0.0)
                     .timestamp(now)
                     .build()
             })
             .collect();
         let label = format!(
-            "cloudwatch AWS/RDS ReplicaLag of {} (replicas after a failback's reprotect)",
+            "cloudwatch AWS/RDS ReplicaLag 0 of {} (replicas after a failback's reprotect)",
             cfg.rds_replicas
                 .iter()
                 .map(|r| r.primary_instance.as_str())

@@ -365,13 +365,14 @@ impl AwsActuator {
             .filter_map(|i| i.instance_id().map(str::to_string))
             .collect();
         let client = self.autoscaling(region).await;
-        if !protected.is_empty() {
+        // SetInstanceProtection takes at most 50 instances per call.
+        for chunk in protected.chunks(50) {
             self.caller
                 .call("autoscaling", region, "SetInstanceProtection", || {
                     client
                         .set_instance_protection()
                         .auto_scaling_group_name(group)
-                        .set_instance_ids(Some(protected.clone()))
+                        .set_instance_ids(Some(chunk.to_vec()))
                         .protected_from_scale_in(false)
                         .send()
                 })

@@ -1,0 +1,370 @@
+//! End to end against the emulator: `sandbox up` → `failover` → `failback` leaves the world as it
+//! was, resource by resource, with protection restored (`check` passes, `status` says normal) and
+//! every step in the journal; a failback killed mid-run resumes and completes; a failback when
+//! DR does not serve is refused before anything changes (scenario 9, `old_primary_returns`: the
+//! old primary is fenced before any failback step acts).
+
+mod common;
+
+use common::{pilotlight, pilotlight_env, Run, World, RUNBOOKS};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// The runbooks with the gradual return's soak shortened, so the test does not wait minutes.
+fn quick_runbooks(world: &World) -> String {
+    let dir = world.dir.path().join("runbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["failover.toml", "failback.toml"] {
+        let text = std::fs::read_to_string(format!("{RUNBOOKS}/{name}")).unwrap();
+        let quick = text.replace("soak = \"2m\"", "soak = \"1s\"");
+        if name == "failback.toml" {
+            assert_ne!(quick, text, "the failback runbook has a soak to shorten");
+        }
+        std::fs::write(dir.join(name), quick).unwrap();
+    }
+    dir.to_str().unwrap().to_string()
+}
+
+async fn failback(world: &World, runbooks: &str, vars: &[(&str, &str)]) -> Run {
+    let journal = world.journal();
+    pilotlight_env(
+        &[
+            "--journal",
+            &journal,
+            "--runbooks",
+            runbooks,
+            "failback",
+            "--config",
+            world.config_path.to_str().unwrap(),
+            "--reason",
+            "primary region recovered",
+            "--yes",
+            "--output",
+            "json",
+        ],
+        vars,
+    )
+    .await
+}
+
+async fn status(world: &World) -> Value {
+    let journal = world.journal();
+    let run = pilotlight(&[
+        "--journal",
+        &journal,
+        "status",
+        "--config",
+        world.config_path.to_str().unwrap(),
+        "--output",
+        "json",
+    ])
+    .await;
+    run.json()
+}
+
+/// The state of every resource a failover or failback touches, read through the emulator.
+async fn snapshot(world: &World) -> BTreeMap<String, Value> {
+    let cfg = &world.config;
+    let f = world.proxied();
+    let mut out = BTreeMap::new();
+    for region in [world.primary(), world.dr()] {
+        let ecs = f.ecs(region).await;
+        for s in &cfg.ecs_services {
+            let svc = ecs
+                .describe_services()
+                .cluster(&s.cluster)
+                .services(&s.service)
+                .send()
+                .await
+                .unwrap();
+            let svc = &svc.services()[0];
+            out.insert(
+                format!("ecs {region} {}", s.service),
+                json!({"desired": svc.desired_count(), "running": svc.running_count()}),
+            );
+        }
+        let asg = f.autoscaling(region).await;
+        for g in &cfg.autoscaling_groups {
+            let grp = asg
+                .describe_auto_scaling_groups()
+                .auto_scaling_group_names(&g.group)
+                .send()
+                .await
+                .unwrap();
+            let grp = &grp.auto_scaling_groups()[0];
+            let in_service = grp
+                .instances()
+                .iter()
+                .filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService"))
+                .count();
+            out.insert(
+                format!("asg {region} {}", g.group),
+                json!({"desired": grp.desired_capacity(), "min": grp.min_size(), "max": grp.max_size(), "in_service": in_service}),
+            );
+        }
+    }
+    for db in &cfg.rds_replicas {
+        for (region, id) in [
+            (world.primary(), &db.primary_instance),
+            (world.dr(), &db.replica_instance),
+        ] {
+            let rds = f.rds(region).await;
+            let inst = rds
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .unwrap();
+            let inst = &inst.db_instances()[0];
+            // The source by identifier (the last part of its ARN): the instances are new after a
+            // failback, with the same identifiers and roles.
+            let source = inst
+                .read_replica_source_db_instance_identifier()
+                .map(|s| s.rsplit(':').next().unwrap_or(s).to_string());
+            let fenced = inst
+                .db_parameter_groups()
+                .iter()
+                .any(|g| g.db_parameter_group_name() == db.fence_parameter_group.as_deref());
+            out.insert(
+                format!("rds {region} {id}"),
+                json!({"status": inst.db_instance_status(), "replica_of": source, "fenced": fenced}),
+            );
+        }
+    }
+    let r53 = f.route53(world.primary()).await;
+    let zone = cfg.route53.as_ref().unwrap();
+    let sets = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone.zone_id)
+        .send()
+        .await
+        .unwrap();
+    for rec in &zone.records {
+        for set_id in [&rec.primary_set_identifier, &rec.dr_set_identifier] {
+            let set = sets
+                .resource_record_sets()
+                .iter()
+                .find(|s| s.set_identifier() == Some(set_id.as_str()))
+                .expect("record set");
+            let inverted = match set.health_check_id() {
+                Some(hc) => r53
+                    .get_health_check()
+                    .health_check_id(hc)
+                    .send()
+                    .await
+                    .unwrap()
+                    .health_check()
+                    .and_then(|h| h.health_check_config())
+                    .and_then(|c| c.inverted()),
+                None => None,
+            };
+            out.insert(
+                format!("route53 {} {set_id}", rec.record_name),
+                json!({"weight": set.weight(), "failover": set.failover().map(|f| f.as_str().to_string()),
+                       "health_check": set.health_check_id(), "inverted": inverted}),
+            );
+        }
+    }
+    out
+}
+
+fn diff(a: &BTreeMap<String, Value>, b: &BTreeMap<String, Value>) -> Vec<String> {
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            format!(
+                "{k}: before {v}, after {}",
+                b.get(k).unwrap_or(&Value::Null)
+            )
+        })
+        .collect()
+}
+
+fn step_ids(report: &Value) -> Vec<(String, String)> {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_then_failback_restores_the_world() {
+    let world = World::up().await;
+    let runbooks = quick_runbooks(&world);
+    let before = snapshot(&world).await;
+    let st = status(&world).await;
+    assert_eq!(st["phase"], "normal", "{st:#}");
+    assert_eq!(st["serving"], "primary");
+
+    // A failback when DR does not serve is refused, and changes nothing.
+    world.emu.reset_stats();
+    let refused = failback(&world, &runbooks, &[]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("DR does not serve"),
+        "{}",
+        refused.stderr
+    );
+    let stats = world.emu.stats();
+    for op in ["ModifyDBInstance", "StopDBInstance", "DeleteDBInstance"] {
+        assert_eq!(stats.request_count("rds", world.primary(), op), 0, "{op}");
+    }
+
+    let over = world.failover(&[], &[]).await;
+    assert_eq!(over.code, 0, "failover:\n{}", over.stderr);
+    let st = status(&world).await;
+    assert_eq!(st["phase"], "failed_over", "{st:#}");
+    assert_eq!(st["serving"], "dr");
+    assert_eq!(st["protected"], false);
+
+    let back = failback(&world, &runbooks, &[]).await;
+    assert_eq!(back.code, 0, "failback:\n{}\n{}", back.stdout, back.stderr);
+    let report = back.json();
+    assert_eq!(report["run"]["status"], "succeeded");
+    // Every step is in the journal, succeeded.
+    let steps = step_ids(&report);
+    for expected in [
+        "fence-old-primary/db",
+        "retire-old-primary/db",
+        "reprotect/db",
+        "protected/db",
+        "fence-dr-writer/db",
+        "caught-up/db",
+        "switchover-db/db",
+        "return-dns/api-dns",
+        "return-web/web-dns@10",
+        "return-web/web-dns@50",
+        "return-web/web-dns@100",
+        "retire-dr-writer/db",
+        "reprotect-dr/db",
+        "scale-down-media-routers/media-routers",
+    ] {
+        assert!(
+            steps
+                .iter()
+                .any(|(id, s)| id == expected && s == "succeeded"),
+            "{expected} in {steps:?}"
+        );
+    }
+    // The old primary was fenced before it was retired, and both before the switchover.
+    let journal = world.journal();
+    let run_id = report["run"]["id"].as_str().unwrap().to_string();
+    let shown = pilotlight(&[
+        "--journal",
+        &journal,
+        "runs",
+        "show",
+        &run_id,
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let shown = shown.json();
+    let step = |id: &str| {
+        shown["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} in the report"))
+    };
+    let finished = |id: &str| {
+        let s = step(id);
+        s["start_s"].as_f64().unwrap() + s["duration_s"].as_f64().unwrap()
+    };
+    let started = |id: &str| step(id)["start_s"].as_f64().unwrap();
+    assert!(finished("fence-old-primary/db") <= started("retire-old-primary/db"));
+    assert!(finished("caught-up/db") <= started("switchover-db/db"));
+
+    // The world is as it was, resource by resource.
+    let after = snapshot(&world).await;
+    let changed = diff(&before, &after);
+    assert!(changed.is_empty(), "not restored:\n{}", changed.join("\n"));
+    // The final snapshots of the two retired writers are kept.
+    for (region, id) in [
+        (
+            world.primary(),
+            &world.config.rds_replicas[0].primary_instance,
+        ),
+        (world.dr(), &world.config.rds_replicas[0].replica_instance),
+    ] {
+        let snaps = world
+            .proxied()
+            .rds(region)
+            .await
+            .describe_db_snapshots()
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            snaps.db_snapshots().iter().any(|s| s
+                .db_snapshot_identifier()
+                .is_some_and(|n| n.starts_with(&format!("{id}-pilotlight-final-")))),
+            "final snapshot of {id} in {region}"
+        );
+    }
+    // Protection restored.
+    let check = world.check().await;
+    assert_eq!(check.code, 0, "check after failback:\n{}", check.stdout);
+    let st = status(&world).await;
+    assert_eq!(st["phase"], "normal", "{st:#}");
+    assert_eq!(st["serving"], "primary");
+    assert_eq!(st["protected"], true, "{st:#}");
+    assert_eq!(st["last_run"]["runbook"], "failback");
+}
+
+/// Kill the process during failback (right after the reprotect call was sent, before its result
+/// was written): running failback again resumes the run and completes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_during_failback_resumes_and_completes() {
+    let world = World::up().await;
+    let runbooks = quick_runbooks(&world);
+    let before = snapshot(&world).await;
+    let over = world.failover(&[], &[]).await;
+    assert_eq!(over.code, 0, "failover:\n{}", over.stderr);
+
+    let killed = failback(
+        &world,
+        &runbooks,
+        &[("PILOTLIGHT_CRASHPOINT", "reprotect/db@after_call")],
+    )
+    .await;
+    assert_eq!(
+        killed.signal,
+        Some(9),
+        "killed at the crash point:\n{}",
+        killed.stderr
+    );
+    let st = status(&world).await;
+    assert_eq!(st["phase"], "failing_back", "{st:#}");
+
+    world.emu.reset_stats();
+    let resumed = failback(&world, &runbooks, &[]).await;
+    assert_eq!(resumed.code, 0, "resume:\n{}", resumed.stderr);
+    assert!(
+        resumed.stderr.contains("resuming run"),
+        "{}",
+        resumed.stderr
+    );
+    // The replica requested before the crash was not requested again in the primary region.
+    assert_eq!(
+        world
+            .emu
+            .stats()
+            .request_count("rds", world.primary(), "CreateDBInstanceReadReplica"),
+        0,
+        "live state was read first: the replica already existed"
+    );
+    let after = snapshot(&world).await;
+    let changed = diff(&before, &after);
+    assert!(changed.is_empty(), "not restored:\n{}", changed.join("\n"));
+}
