@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod client;
 pub mod error;
+pub mod permissions;
 pub mod readiness;
 pub mod retry;
 mod route53;

@@ -1,0 +1,456 @@
+//! The one table of AWS permissions: every AWS API call the adapters of this crate make, which
+//! capability makes it, the IAM action it needs and the resources the grant is scoped to.
+//!
+//! Everything else about permissions is checked against this table: the test
+//! `crates/aws/tests/permissions.rs` scans this crate's sources for every call through
+//! [`crate::retry::Caller`] and requires the set of (service, operation) pairs to equal the
+//! table's; it loads the IAM template (`infra/pilotlight-iam.yaml`) and requires every
+//! capability's policy, and every role, to grant exactly the table's actions on exactly the
+//! table's resources; and it requires the permission tables of `docs/deploying.md` to be
+//! [`markdown`]'s output. A new AWS call therefore fails a test until it is entered here, granted
+//! in the template and documented. Where AWS authorizes more than a call's own action (a final
+//! snapshot when deleting an instance), [`DEPENDENT`] says so, and the same checks include it.
+//!
+//! A *capability* is what needs the permission: `pilotlight check` (which the `readiness_gate`
+//! step uses too), or one runbook step kind. The IAM action of an operation comes from
+//! [`crate::error::iam_action`], the same function that names it in "access denied" hints.
+
+use crate::error::iam_action;
+use std::collections::{BTreeMap, BTreeSet};
+use Resource as R;
+
+/// What the IAM statement granting an action may name as its `Resource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Resource {
+    /// The action does not support resource-level permissions: `"*"`.
+    Any,
+    /// ECS clusters (both regions).
+    EcsCluster,
+    /// ECS services (both regions).
+    EcsService,
+    /// EC2 Auto Scaling groups (both regions).
+    AutoScalingGroup,
+    /// RDS instances: the primaries and their cross-region replicas.
+    RdsInstance,
+    /// RDS read replicas that runbooks promote (the DR side; both sides when failback runs).
+    RdsReplica,
+    /// The read-only DB parameter groups `fence_database` applies (`fence_parameter_group`).
+    RdsFenceParameterGroup,
+    /// The final snapshots `retire_database` keeps (`<instance>-pilotlight-final-<time>`).
+    RdsFinalSnapshot,
+    /// Aurora DB clusters (primary and secondary).
+    AuroraCluster,
+    /// Aurora global clusters.
+    AuroraGlobalCluster,
+    /// DynamoDB global tables (their ARNs in both regions).
+    DynamoDbTable,
+    /// S3 buckets (primary and DR).
+    S3Bucket,
+    /// KMS multi-region keys (their ARNs in both regions).
+    KmsKey,
+    /// The Route 53 hosted zone.
+    HostedZone,
+    /// Route 53 health checks of the record pairs.
+    HealthCheck,
+    /// Route 53 health checks that `shift_traffic` steers (those of the primary record sets).
+    SteeredHealthCheck,
+    /// Route 53 change batches (their ids are not known in advance).
+    Route53Change,
+}
+
+impl Resource {
+    /// Every resource kind, in table order.
+    pub const ALL: &'static [Resource] = &[
+        Resource::Any,
+        Resource::EcsCluster,
+        Resource::EcsService,
+        Resource::AutoScalingGroup,
+        Resource::RdsInstance,
+        Resource::RdsReplica,
+        Resource::RdsFenceParameterGroup,
+        Resource::RdsFinalSnapshot,
+        Resource::AuroraCluster,
+        Resource::AuroraGlobalCluster,
+        Resource::DynamoDbTable,
+        Resource::S3Bucket,
+        Resource::KmsKey,
+        Resource::HostedZone,
+        Resource::HealthCheck,
+        Resource::SteeredHealthCheck,
+        Resource::Route53Change,
+    ];
+
+    /// How the IAM template names the resource: the template parameter that holds the ARNs
+    /// (or the id an ARN is built from), or the literal resource for `*` and change batches.
+    pub fn template_reference(self) -> &'static str {
+        match self {
+            Resource::Any => "*",
+            Resource::EcsCluster => "EcsClusterArns",
+            Resource::EcsService => "EcsServiceArns",
+            Resource::AutoScalingGroup => "AutoScalingGroupArns",
+            Resource::RdsInstance => "RdsInstanceArns",
+            Resource::RdsReplica => "RdsReplicaArns",
+            Resource::RdsFenceParameterGroup => "RdsFenceParameterGroupArns",
+            Resource::RdsFinalSnapshot => {
+                "arn:${AWS::Partition}:rds:*:${AWS::AccountId}:snapshot:*-pilotlight-final-*"
+            }
+            Resource::AuroraCluster => "AuroraClusterArns",
+            Resource::AuroraGlobalCluster => "AuroraGlobalClusterArns",
+            Resource::DynamoDbTable => "DynamoDbTableArns",
+            Resource::S3Bucket => "S3BucketArns",
+            Resource::KmsKey => "KmsKeyArns",
+            Resource::HostedZone => "HostedZoneId",
+            Resource::HealthCheck => "HealthCheckArns",
+            Resource::SteeredHealthCheck => "SteeredHealthCheckArns",
+            Resource::Route53Change => "arn:${AWS::Partition}:route53:::change/*",
+        }
+    }
+
+    /// The ARN form the template expects (for the docs).
+    pub fn arn_pattern(self) -> &'static str {
+        match self {
+            Resource::Any => "`*` (the action has no resource-level permissions)",
+            Resource::EcsCluster => "`arn:aws:ecs:REGION:ACCOUNT:cluster/CLUSTER`",
+            Resource::EcsService => "`arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/SERVICE`",
+            Resource::AutoScalingGroup => {
+                "`arn:aws:autoscaling:REGION:ACCOUNT:autoScalingGroup:*:autoScalingGroupName/GROUP`"
+            }
+            Resource::RdsInstance | Resource::RdsReplica => "`arn:aws:rds:REGION:ACCOUNT:db:ID`",
+            Resource::RdsFenceParameterGroup => "`arn:aws:rds:REGION:ACCOUNT:pg:NAME` (both regions)",
+            Resource::RdsFinalSnapshot => {
+                "`arn:aws:rds:*:ACCOUNT:snapshot:*-pilotlight-final-*` (fixed: the names Pilotlight gives)"
+            }
+            Resource::AuroraCluster => "`arn:aws:rds:REGION:ACCOUNT:cluster:ID`",
+            Resource::AuroraGlobalCluster => "`arn:aws:rds::ACCOUNT:global-cluster:ID`",
+            Resource::DynamoDbTable => "`arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE`",
+            Resource::S3Bucket => "`arn:aws:s3:::BUCKET`",
+            Resource::KmsKey => "`arn:aws:kms:REGION:ACCOUNT:key/mrk-…`",
+            Resource::HostedZone => "the zone id; the template builds `arn:aws:route53:::hostedzone/ID`",
+            Resource::HealthCheck | Resource::SteeredHealthCheck => {
+                "`arn:aws:route53:::healthcheck/ID`"
+            }
+            Resource::Route53Change => "`arn:aws:route53:::change/*`",
+        }
+    }
+}
+
+/// Something that needs AWS permissions: `pilotlight check`, or one runbook step kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capability {
+    /// Name, as the IAM template's `Metadata.Pilotlight.Capability` spells it.
+    pub name: &'static str,
+    /// What it does, for the docs.
+    pub summary: &'static str,
+    /// The runbook step kinds (`StepKind::name`) that need it.
+    pub step_kinds: &'static [&'static str],
+}
+
+/// Every capability, in the order the docs list them.
+pub const CAPABILITIES: &[Capability] = &[
+    Capability {
+        name: "check",
+        summary: "`pilotlight check` and the `readiness_gate` step: read-only facts of every resource in both regions",
+        step_kinds: &["readiness_gate"],
+    },
+    Capability {
+        name: "replication_lag_gate",
+        summary: "replication lag of RDS replicas and Aurora global databases",
+        step_kinds: &["replication_lag_gate"],
+    },
+    Capability {
+        name: "scale_ecs",
+        summary: "set ECS services' desired count",
+        step_kinds: &["scale_ecs"],
+    },
+    Capability {
+        name: "scale_autoscaling",
+        summary: "set Auto Scaling groups' desired capacity (and min/max when needed)",
+        step_kinds: &["scale_autoscaling"],
+    },
+    Capability {
+        name: "promote_rds_replica",
+        summary: "promote an RDS cross-region read replica",
+        step_kinds: &["promote_rds_replica"],
+    },
+    Capability {
+        name: "fence_database",
+        summary: "make a database instance not writable: apply the read-only parameter group, or stop it",
+        step_kinds: &["fence_database"],
+    },
+    Capability {
+        name: "retire_database",
+        summary: "delete a fenced, superseded database instance, keeping a final snapshot",
+        step_kinds: &["retire_database"],
+    },
+    Capability {
+        name: "reprotect_database",
+        summary: "create a cross-region read replica of the serving database in the other region",
+        step_kinds: &["reprotect_database"],
+    },
+    Capability {
+        name: "aurora_failover",
+        summary: "Aurora global database unplanned failover",
+        step_kinds: &["aurora_failover"],
+    },
+    Capability {
+        name: "aurora_switchover",
+        summary: "Aurora global database planned switchover",
+        step_kinds: &["aurora_switchover"],
+    },
+    Capability {
+        name: "shift_traffic",
+        summary: "move DNS traffic: steer the primary health check (failover records) or change weights (weighted records)",
+        step_kinds: &["shift_traffic"],
+    },
+    Capability {
+        name: "wait_until",
+        summary: "wait until ECS services and Auto Scaling groups reach a share of their capacity",
+        step_kinds: &["wait_until"],
+    },
+];
+
+/// Step kinds the executor carries out itself, without calling AWS.
+pub const EXECUTOR_STEP_KINDS: &[&str] = &["manual_approval", "command_hook", "notify"];
+
+/// One AWS API call a capability makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    /// The capability that makes the call ([`Capability::name`]).
+    pub capability: &'static str,
+    /// Service name as passed to [`crate::retry::Caller`] (`ecs`, `route53`, ...): the IAM
+    /// prefix, which is also the SigV4 signing name except for CloudWatch (signed as
+    /// `monitoring`).
+    pub service: &'static str,
+    /// API operation, as passed to [`crate::retry::Caller`] (`DescribeServices`, ...).
+    pub operation: &'static str,
+    /// What the grant is scoped to.
+    pub resources: &'static [Resource],
+}
+
+impl Permission {
+    /// The IAM action the call needs (`s3:ListBucket` for `HeadBucket`, ...).
+    pub fn iam_action(&self) -> String {
+        iam_action(self.service, self.operation)
+    }
+
+    /// Whether the operation only reads.
+    pub fn is_read_only(&self) -> bool {
+        ["Describe", "Get", "List", "Head"]
+            .iter()
+            .any(|p| self.operation.starts_with(p))
+    }
+}
+
+const fn p(
+    capability: &'static str,
+    service: &'static str,
+    operation: &'static str,
+    resources: &'static [Resource],
+) -> Permission {
+    Permission {
+        capability,
+        service,
+        operation,
+        resources,
+    }
+}
+
+/// Every AWS API call the adapters make, by capability.
+#[rustfmt::skip] // one call per line: a table
+pub const PERMISSIONS: &[Permission] = &[
+    // ---- check (readiness.rs, route53.rs) -----------------------------------------------------
+    p("check", "cloudwatch", "GetMetricStatistics", &[R::Any]),
+    p("check", "dynamodb", "DescribeTable", &[R::DynamoDbTable]),
+    p("check", "s3", "HeadBucket", &[R::S3Bucket]),
+    p("check", "s3", "GetBucketVersioning", &[R::S3Bucket]),
+    p("check", "s3", "GetBucketReplication", &[R::S3Bucket]),
+    p("check", "kms", "DescribeKey", &[R::KmsKey]),
+    p("check", "rds", "DescribeDBInstances", &[R::RdsInstance]),
+    p("check", "rds", "DescribeDBClusters", &[R::AuroraCluster]),
+    p("check", "rds", "DescribeGlobalClusters", &[R::AuroraGlobalCluster]),
+    p("check", "ecs", "DescribeClusters", &[R::EcsCluster]),
+    p("check", "ecs", "DescribeServices", &[R::EcsService]),
+    p("check", "ecs", "DescribeTaskDefinition", &[R::Any]),
+    p("check", "autoscaling", "DescribeAutoScalingGroups", &[R::Any]),
+    p("check", "autoscaling", "DescribeLaunchConfigurations", &[R::Any]),
+    p("check", "ec2", "DescribeLaunchTemplates", &[R::Any]),
+    p("check", "route53", "GetHostedZone", &[R::HostedZone]),
+    p("check", "route53", "ListResourceRecordSets", &[R::HostedZone]),
+    p("check", "route53", "GetHealthCheck", &[R::HealthCheck]),
+    p("check", "route53", "GetHealthCheckStatus", &[R::HealthCheck]),
+    // ---- replication_lag_gate (the executor reads the RDS / Aurora facts) ---------------------
+    p("replication_lag_gate", "rds", "DescribeDBInstances", &[R::RdsInstance]),
+    p("replication_lag_gate", "rds", "DescribeDBClusters", &[R::AuroraCluster]),
+    p("replication_lag_gate", "rds", "DescribeGlobalClusters", &[R::AuroraGlobalCluster]),
+    p("replication_lag_gate", "cloudwatch", "GetMetricStatistics", &[R::Any]),
+    // ---- scale_ecs ----------------------------------------------------------------------------
+    p("scale_ecs", "ecs", "DescribeServices", &[R::EcsService]),
+    p("scale_ecs", "ecs", "UpdateService", &[R::EcsService]),
+    // ---- scale_autoscaling ----------------------------------------------------------------------
+    p("scale_autoscaling", "autoscaling", "DescribeAutoScalingGroups", &[R::Any]),
+    p("scale_autoscaling", "autoscaling", "UpdateAutoScalingGroup", &[R::AutoScalingGroup]),
+    p("scale_autoscaling", "autoscaling", "SetDesiredCapacity", &[R::AutoScalingGroup]),
+    // Releasing the scale-in protection of routers an operator decided not to wait for.
+    p("scale_autoscaling", "autoscaling", "SetInstanceProtection", &[R::AutoScalingGroup]),
+    // ---- promote_rds_replica ----------------------------------------------------------------------
+    p("promote_rds_replica", "rds", "DescribeDBInstances", &[R::RdsReplica]),
+    p("promote_rds_replica", "rds", "PromoteReadReplica", &[R::RdsReplica]),
+    // ---- failback: fence_database, retire_database, reprotect_database (actions/lifecycle.rs)
+    p("fence_database", "rds", "DescribeDBInstances", &[R::RdsInstance]),
+    p("fence_database", "rds", "ModifyDBInstance", &[R::RdsInstance, R::RdsFenceParameterGroup]),
+    p("fence_database", "rds", "StopDBInstance", &[R::RdsInstance]),
+    p("retire_database", "rds", "DescribeDBInstances", &[R::RdsInstance]),
+    p("retire_database", "rds", "DeleteDBInstance", &[R::RdsInstance]),
+    p("reprotect_database", "rds", "DescribeDBInstances", &[R::RdsInstance]),
+    p("reprotect_database", "rds", "CreateDBInstanceReadReplica", &[R::RdsInstance]),
+    // ---- aurora_failover / aurora_switchover -------------------------------------------------
+    p("aurora_failover", "rds", "DescribeGlobalClusters", &[R::AuroraGlobalCluster]),
+    p("aurora_failover", "rds", "DescribeDBClusters", &[R::AuroraCluster]),
+    p("aurora_failover", "rds", "FailoverGlobalCluster", &[R::AuroraGlobalCluster, R::AuroraCluster]),
+    p("aurora_switchover", "rds", "DescribeGlobalClusters", &[R::AuroraGlobalCluster]),
+    p("aurora_switchover", "rds", "DescribeDBClusters", &[R::AuroraCluster]),
+    p("aurora_switchover", "rds", "SwitchoverGlobalCluster", &[R::AuroraGlobalCluster, R::AuroraCluster]),
+    // ---- shift_traffic ------------------------------------------------------------------------
+    p("shift_traffic", "route53", "ListResourceRecordSets", &[R::HostedZone]),
+    p("shift_traffic", "route53", "GetHealthCheck", &[R::SteeredHealthCheck]),
+    p("shift_traffic", "route53", "UpdateHealthCheck", &[R::SteeredHealthCheck]),
+    p("shift_traffic", "route53", "ChangeResourceRecordSets", &[R::HostedZone]),
+    p("shift_traffic", "route53", "GetChange", &[R::Route53Change]),
+    // The health gate of a gradual shift: the health of the record set traffic moves to.
+    p("shift_traffic", "route53", "GetHealthCheckStatus", &[R::HealthCheck]),
+    // ---- wait_until ---------------------------------------------------------------------------
+    p("wait_until", "ecs", "DescribeServices", &[R::EcsService]),
+    p("wait_until", "autoscaling", "DescribeAutoScalingGroups", &[R::Any]),
+];
+
+/// An IAM action AWS authorizes in addition to a call's own, given the arguments Pilotlight sends
+/// (the "dependent actions" of the Service Authorization Reference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dependent {
+    /// Service signing name of the call.
+    pub service: &'static str,
+    /// The call's operation.
+    pub operation: &'static str,
+    /// The additional IAM action (`service:Action`).
+    pub action: &'static str,
+    /// What the grant is scoped to.
+    pub resources: &'static [Resource],
+    /// Why AWS asks for it.
+    pub why: &'static str,
+}
+
+/// Every dependent action of the calls in [`PERMISSIONS`]; granted to every capability that
+/// makes the call.
+pub const DEPENDENT: &[Dependent] = &[
+    Dependent {
+        service: "rds",
+        operation: "DeleteDBInstance",
+        action: "rds:CreateDBSnapshot",
+        resources: &[R::RdsInstance, R::RdsFinalSnapshot],
+        why: "the final snapshot (`FinalDBSnapshotIdentifier`)",
+    },
+    Dependent {
+        service: "rds",
+        operation: "DeleteDBInstance",
+        action: "rds:AddTagsToResource",
+        resources: &[R::RdsFinalSnapshot],
+        why: "copying the instance's tags to the final snapshot (when `CopyTagsToSnapshot` is on)",
+    },
+];
+
+/// The capability named `name`.
+pub fn capability(name: &str) -> Option<&'static Capability> {
+    CAPABILITIES.iter().find(|c| c.name == name)
+}
+
+/// The capability that runbook steps of `kind` (`StepKind::name`) need; `None` for step kinds
+/// the executor carries out itself (and for unknown names).
+pub fn capability_of_step(kind: &str) -> Option<&'static Capability> {
+    CAPABILITIES.iter().find(|c| c.step_kinds.contains(&kind))
+}
+
+/// The calls `capability` makes.
+pub fn of(capability: &str) -> impl Iterator<Item = &'static Permission> + '_ {
+    PERMISSIONS
+        .iter()
+        .filter(move |p| p.capability == capability)
+}
+
+/// The dependent actions of the calls `capability` makes.
+pub fn dependents_of(capability: &str) -> impl Iterator<Item = &'static Dependent> + '_ {
+    DEPENDENT.iter().filter(move |d| {
+        of(capability).any(|p| p.service == d.service && p.operation == d.operation)
+    })
+}
+
+/// Everything `capability` must be granted: IAM action → the resources it is scoped to (its
+/// calls' actions and their dependent actions).
+pub fn grants(capability: &str) -> BTreeMap<String, BTreeSet<Resource>> {
+    let mut out: BTreeMap<String, BTreeSet<Resource>> = BTreeMap::new();
+    for p in of(capability) {
+        out.entry(p.iam_action())
+            .or_default()
+            .extend(p.resources.iter().copied());
+    }
+    for d in dependents_of(capability) {
+        out.entry(d.action.to_string())
+            .or_default()
+            .extend(d.resources.iter().copied());
+    }
+    out
+}
+
+/// The IAM actions `capability` needs.
+pub fn actions(capability: &str) -> BTreeSet<String> {
+    grants(capability).into_keys().collect()
+}
+
+/// The (service, operation) pairs of every call in the table.
+pub fn operations() -> BTreeSet<(&'static str, &'static str)> {
+    PERMISSIONS
+        .iter()
+        .map(|p| (p.service, p.operation))
+        .collect()
+}
+
+/// The permission tables of `docs/deploying.md`: one row per capability and IAM action with its
+/// resources and the API calls that need it, then the ARN form of every resource parameter.
+pub fn markdown() -> String {
+    let mut out = String::new();
+    out.push_str("| capability | IAM action | resources (template parameter) | needed by |\n");
+    out.push_str("| --- | --- | --- | --- |\n");
+    for cap in CAPABILITIES {
+        for (action, resources) in grants(cap.name) {
+            let mut by: Vec<String> = of(cap.name)
+                .filter(|p| p.iam_action() == action)
+                .map(|p| format!("`{}`", p.operation))
+                .collect();
+            by.extend(
+                dependents_of(cap.name)
+                    .filter(|d| d.action == action)
+                    .map(|d| format!("`{}`: {}", d.operation, d.why)),
+            );
+            let resources: Vec<String> = resources
+                .iter()
+                .map(|r| format!("`{}`", r.template_reference()))
+                .collect();
+            out.push_str(&format!(
+                "| `{}` | `{action}` | {} | {} |\n",
+                cap.name,
+                resources.join(", "),
+                by.join("; ")
+            ));
+        }
+    }
+    out.push('\n');
+    out.push_str("| template parameter | what to list |\n");
+    out.push_str("| --- | --- |\n");
+    for r in Resource::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} |\n",
+            r.template_reference(),
+            r.arn_pattern()
+        ));
+    }
+    out
+}
