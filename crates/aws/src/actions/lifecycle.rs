@@ -280,6 +280,26 @@ impl AwsActuator {
             .unwrap_or(source_instance)
             .to_string();
         let class = source.db_instance_class().map(str::to_string);
+        // An encrypted cross-region replica needs a key in its own region: the replica of the
+        // source's multi-region key there.
+        let kms_key = match source.kms_key_id().filter(|_| source.storage_encrypted() == Some(true)) {
+            None => None,
+            Some(key) => Some(key_in_region(key, region).ok_or_else(|| {
+                terminal(
+                    "rds",
+                    region,
+                    "CreateDBInstanceReadReplica",
+                    format!(
+                        "`{source_instance}` is encrypted with `{key}`, which is not a multi-region \
+                         key: a replica in {region} needs a key there"
+                    ),
+                    format!(
+                        "encrypt the database with a multi-region KMS key replicated to {region}, \
+                         or create the replica by hand with a key of {region}"
+                    ),
+                )
+            })?),
+        };
         let client = self.rds(region).await;
         self.caller
             .call("rds", region, "CreateDBInstanceReadReplica", || {
@@ -288,6 +308,7 @@ impl AwsActuator {
                     .db_instance_identifier(instance)
                     .source_db_instance_identifier(&arn)
                     .set_db_instance_class(class.clone())
+                    .set_kms_key_id(kms_key.clone())
                     .send()
             })
             .await?;
@@ -402,6 +423,19 @@ impl AwsActuator {
     }
 }
 
+/// The ARN of multi-region key `key` (an ARN of an `mrk-` key) in `region`; `None` for a key
+/// that is not multi-region.
+pub fn key_in_region(key: &str, region: &str) -> Option<String> {
+    let parts: Vec<&str> = key.split(':').collect();
+    if parts.len() == 6 && parts[0] == "arn" && parts[5].starts_with("key/mrk-") {
+        let mut p = parts.clone();
+        p[3] = region;
+        Some(p.join(":"))
+    } else {
+        None
+    }
+}
+
 /// Whether `source` (an identifier or an ARN) names `instance` in `region`.
 fn same_instance(source: &str, region: &str, instance: &str) -> bool {
     if source.starts_with("arn:") {
@@ -442,6 +476,18 @@ mod tests {
         let other = groups(&[("default.mysql8.0", "in-sync")]);
         assert_eq!(fence_state("available", None, &other, ro), (false, false));
         assert_eq!(fence_state("modifying", None, &other, ro), (false, true));
+    }
+
+    #[test]
+    fn multi_region_keys_map_to_their_replica_region() {
+        let key = "arn:aws:kms:us-west-2:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+        assert_eq!(
+            key_in_region(key, "us-east-1").as_deref(),
+            Some("arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab")
+        );
+        let single = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(key_in_region(single, "us-east-1"), None);
+        assert_eq!(key_in_region("alias/x", "us-east-1"), None);
     }
 
     #[test]
