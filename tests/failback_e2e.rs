@@ -368,3 +368,299 @@ async fn killed_during_failback_resumes_and_completes() {
     let changed = diff(&before, &after);
     assert!(changed.is_empty(), "not restored:\n{}", changed.join("\n"));
 }
+
+/// The runbooks with the soak and the routers' drain timeout shortened.
+fn runbooks_with(world: &World, soak: &str, drain: &str) -> String {
+    let dir = quick_runbooks(world);
+    let path = format!("{dir}/failback.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text
+        .replace("soak = \"1s\"", &format!("soak = \"{soak}\""))
+        .replace(
+            "drain_timeout = \"30m\"",
+            &format!("drain_timeout = \"{drain}\""),
+        );
+    std::fs::write(&path, text).unwrap();
+    dir
+}
+
+/// `runs show` of the only failback run, once it exists.
+async fn failback_run(world: &World) -> Option<Value> {
+    let journal = world.journal();
+    let runs = pilotlight(&["--journal", &journal, "runs", "--output", "json"]).await;
+    let list = runs.json();
+    let id = list
+        .as_array()
+        .or_else(|| list["runs"].as_array())?
+        .iter()
+        .find(|r| r["runbook"] == "failback")?["id"]
+        .as_str()?
+        .to_string();
+    let shown = pilotlight(&[
+        "--journal",
+        &journal,
+        "runs",
+        "show",
+        &id,
+        "--output",
+        "json",
+    ])
+    .await;
+    Some(shown.json())
+}
+
+fn step_status(run: &Value, id: &str) -> String {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .map(|s| s["status"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+/// Poll the failback run until `pred` holds (at most 3 minutes).
+async fn wait_until(world: &World, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..600 {
+        if let Some(run) = failback_run(world).await {
+            if pred(&run) {
+                return run;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn approve(world: &World, run_id: &str, step: &str) {
+    let journal = world.journal();
+    let run = pilotlight(&[
+        "--journal",
+        &journal,
+        "approve",
+        run_id,
+        step,
+        "--by",
+        "carol",
+    ])
+    .await;
+    assert_eq!(run.code, 0, "approve: {}", run.stderr);
+}
+
+async fn dr_routers(world: &World) -> (usize, usize) {
+    let g = &world.config.autoscaling_groups[0];
+    let out = world
+        .direct()
+        .autoscaling(world.dr())
+        .await
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&g.group)
+        .send()
+        .await
+        .unwrap();
+    let grp = &out.auto_scaling_groups()[0];
+    let in_service = grp
+        .instances()
+        .iter()
+        .filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService"))
+        .count();
+    let protected = grp
+        .instances()
+        .iter()
+        .filter(|i| i.protected_from_scale_in() == Some(true))
+        .count();
+    (in_service, protected)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drain_that_never_completes_pauses_the_failback_for_a_decision() {
+    let world = World::up().await;
+    let runbooks = runbooks_with(&world, "1s", "3s");
+    let over = world.failover(&[], &[]).await;
+    assert_eq!(over.code, 0, "failover:\n{}", over.stderr);
+    // Three DR routers host live conferences: they protect themselves from scale-in.
+    let group = world.config.autoscaling_groups[0].group.clone();
+    let asg = world.direct().autoscaling(world.dr()).await;
+    let out = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&group)
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<String> = out.auto_scaling_groups()[0]
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .take(3)
+        .collect();
+    assert_eq!(ids.len(), 3);
+    asg.set_instance_protection()
+        .auto_scaling_group_name(&group)
+        .set_instance_ids(Some(ids))
+        .protected_from_scale_in(true)
+        .send()
+        .await
+        .unwrap();
+
+    let w = &world;
+    let driver = {
+        let runbooks = runbooks.clone();
+        let journal = world.journal();
+        let config = world.config_path.to_str().unwrap().to_string();
+        tokio::spawn(async move {
+            pilotlight_env(
+                &[
+                    "--journal",
+                    &journal,
+                    "--runbooks",
+                    &runbooks,
+                    "failback",
+                    "--config",
+                    &config,
+                    "--reason",
+                    "primary back",
+                    "--yes",
+                    "--output",
+                    "json",
+                ],
+                &[],
+            )
+            .await
+        })
+    };
+    let node = "scale-down-media-routers/media-routers";
+    let run = wait_until(w, "the drain decision", |r| {
+        step_status(r, node) == "awaiting_approval"
+    })
+    .await;
+    assert_eq!(run["run"]["status"], "paused", "{run:#}");
+    // Nothing was terminated under the live sessions, and nothing moves while the decision is open.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(dr_routers(w).await, (3, 3), "protected routers kept");
+    let run = failback_run(w).await.unwrap();
+    assert_eq!(step_status(&run, node), "awaiting_approval");
+    assert_eq!(step_status(&run, "done"), "pending");
+    let id = run["run"]["id"].as_str().unwrap().to_string();
+    approve(w, &id, node).await;
+    let done = driver.await.unwrap();
+    assert_eq!(
+        done.code, 0,
+        "failback after the decision:\n{}",
+        done.stderr
+    );
+    assert_eq!(dr_routers(w).await, (1, 0), "scaled in after the approval");
+    let report = done.json();
+    let decisions = report["decisions"].as_array().unwrap();
+    assert!(
+        decisions.iter().any(|d| d["kind"] == "decision_requested"
+            && d["why"].as_str().unwrap().contains("has not drained")),
+        "{decisions:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_health_drop_during_the_gradual_return_rolls_back_the_last_weight_step() {
+    let world = World::up().await;
+    let runbooks = runbooks_with(&world, "4s", "30m");
+    let over = world.failover(&[], &[]).await;
+    assert_eq!(over.code, 0, "failover:\n{}", over.stderr);
+    let zone = world.config.route53.as_ref().unwrap();
+    let web = zone.records.iter().find(|r| r.name == "web-dns").unwrap();
+    let r53 = world.proxied().route53(world.primary()).await;
+    let weights = || async {
+        let sets = r53
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone.zone_id)
+            .send()
+            .await
+            .unwrap();
+        let w = |id: &str| {
+            sets.resource_record_sets()
+                .iter()
+                .find(|s| s.set_identifier() == Some(id))
+                .and_then(|s| s.weight())
+                .unwrap()
+        };
+        (w(&web.primary_set_identifier), w(&web.dr_set_identifier))
+    };
+    let sets = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone.zone_id)
+        .send()
+        .await
+        .unwrap();
+    let primary_hc = sets
+        .resource_record_sets()
+        .iter()
+        .find(|s| s.set_identifier() == Some(web.primary_set_identifier.as_str()))
+        .and_then(|s| s.health_check_id())
+        .unwrap()
+        .to_string();
+
+    let w = &world;
+    let driver = {
+        let journal = world.journal();
+        let config = world.config_path.to_str().unwrap().to_string();
+        tokio::spawn(async move {
+            pilotlight_env(
+                &[
+                    "--journal",
+                    &journal,
+                    "--runbooks",
+                    &runbooks,
+                    "failback",
+                    "--config",
+                    &config,
+                    "--reason",
+                    "primary back",
+                    "--yes",
+                    "--output",
+                    "json",
+                ],
+                &[],
+            )
+            .await
+        })
+    };
+    // The primary's health drops once 10% of the traffic is back.
+    wait_until(w, "the 10% step", |r| {
+        step_status(r, "return-web/web-dns@10") == "succeeded"
+    })
+    .await;
+    world
+        .emu
+        .control()
+        .set_health_check(primary_hc.clone(), false);
+    let node = "return-web/web-dns@50";
+    let run = wait_until(w, "the health decision", |r| {
+        step_status(r, node) == "awaiting_approval"
+    })
+    .await;
+    assert_eq!(run["run"]["status"], "paused", "{run:#}");
+    assert_eq!(
+        weights().await,
+        (10, 90),
+        "rolled back to the last healthy weight"
+    );
+    assert_eq!(step_status(&run, "return-web/web-dns@100"), "pending");
+    // Fixed, then approved: 50% again, then all of it.
+    world.emu.control().set_health_check(primary_hc, true);
+    let id = run["run"]["id"].as_str().unwrap().to_string();
+    approve(w, &id, node).await;
+    let done = driver.await.unwrap();
+    assert_eq!(
+        done.code, 0,
+        "failback after the decision:\n{}",
+        done.stderr
+    );
+    assert_eq!(weights().await, (100, 0));
+    let shown = failback_run(w).await.unwrap();
+    let step50 = shown["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == node)
+        .unwrap()
+        .clone();
+    assert_eq!(step50["attempts"], 2, "{step50:#}");
+}
