@@ -45,6 +45,12 @@ pub struct EnvironmentConfig {
     /// Route 53 zone with the records and health checks that steer traffic.
     #[serde(default)]
     pub route53: Option<Route53>,
+    /// Health watching and the automatic trigger (`pilotlight serve`, `pilotlight observer`).
+    #[serde(default)]
+    pub health: Option<HealthConfig>,
+    /// Where notifications go (runs, steps, declarations, decisions).
+    #[serde(default)]
+    pub notifications: Option<NotificationsConfig>,
 }
 
 /// Name and tier of the environment.
@@ -443,4 +449,198 @@ impl EnvironmentConfig {
         }
         out
     }
+}
+
+/// Health watching and the automatic trigger (`[health]`): probes, where they run (vantage
+/// points), the thresholds (preset and per-probe settings), the quorum, and the trigger's policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Defaults for probe settings not given: `standard` (30 s interval) or `fast` (10 s).
+    #[serde(default)]
+    pub preset: crate::health::Preset,
+    /// Vantage points (N of M) that must agree the primary is down; default a strict majority.
+    #[serde(default)]
+    pub quorum: Option<u32>,
+    /// When a vantage point says "down": `all` of its probes (default), `any`, or at least N.
+    #[serde(default)]
+    pub vantage_rule: crate::health::VantageRule,
+    /// Reports older than this are unknown; default per probe: two intervals plus the timeout.
+    #[serde(default, with = "humantime_serde")]
+    pub stale_after: Option<Duration>,
+    /// How often the control service re-evaluates DR readiness.
+    #[serde(default = "default_readiness_interval", with = "humantime_serde")]
+    pub readiness_interval: Duration,
+    /// The automatic trigger: mode (`off`, `recommend`, `auto`), cool-down, readiness age.
+    #[serde(default)]
+    pub trigger: crate::health::TriggerPolicy,
+    /// Declared maintenance windows: no automatic run while one is open.
+    #[serde(default)]
+    pub maintenance: Vec<MaintenanceWindowConfig>,
+    /// The probes.
+    #[serde(default)]
+    pub probes: Vec<ProbeConfig>,
+    /// Where the probes run.
+    #[serde(default)]
+    pub vantage_points: Vec<VantagePointConfig>,
+}
+
+fn default_readiness_interval() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// A maintenance window, in RFC 3339 UTC times (e.g. `2026-11-22T01:00:00Z`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceWindowConfig {
+    /// Start, inclusive.
+    pub start: String,
+    /// End, exclusive.
+    pub end: String,
+    /// Why (shown when the trigger holds).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// What a probe checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeKind {
+    /// An HTTP(S) GET: status, latency, optional body match.
+    Http,
+    /// A TCP connect.
+    Tcp,
+    /// A Route 53 health check's status as its checkers report it.
+    Route53HealthCheck,
+    /// A CloudWatch alarm's state (`ALARM` is down).
+    CloudwatchAlarm,
+    /// A command (a synthetic check); exit code 0 is up.
+    Command,
+}
+
+/// One probe (`[[health.probes]]`). Which target fields apply depends on `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    /// Unique probe id.
+    pub id: String,
+    /// What it checks.
+    pub kind: ProbeKind,
+    /// `http`: the URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `http`: the expected status (default: any 2xx).
+    #[serde(default)]
+    pub expect_status: Option<u16>,
+    /// `http`: a string the body must contain.
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    /// `tcp`: `host:port`.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// `route53_health_check`: the health check id.
+    #[serde(default)]
+    pub health_check_id: Option<String>,
+    /// `cloudwatch_alarm`: the alarm name.
+    #[serde(default)]
+    pub alarm_name: Option<String>,
+    /// `cloudwatch_alarm`: its region (default: the primary region).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// `command`: program and arguments.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Time between attempts (default from the preset).
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    /// Attempt timeout (default from the preset).
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// Consecutive failures that make the probe down.
+    #[serde(default)]
+    pub failure_threshold: Option<u32>,
+    /// Consecutive successes that make it up again.
+    #[serde(default)]
+    pub recovery_threshold: Option<u32>,
+}
+
+impl ProbeConfig {
+    /// The evaluation settings of this probe.
+    pub fn spec(&self) -> crate::health::ProbeSpec {
+        let mut spec = crate::health::ProbeSpec::new(self.id.as_str());
+        spec.interval = self.interval;
+        spec.timeout = self.timeout;
+        spec.failure_threshold = self.failure_threshold;
+        spec.recovery_threshold = self.recovery_threshold;
+        spec
+    }
+}
+
+/// Where a vantage point's probes run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunsIn {
+    /// In the control service itself.
+    Control,
+    /// In a remote `pilotlight observer` that reports with a token.
+    #[default]
+    Observer,
+}
+
+/// A vantage point (`[[health.vantage_points]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VantagePointConfig {
+    /// Unique id (e.g. `control`, `observer-eu-west-1`).
+    pub id: String,
+    /// Where its probes run.
+    #[serde(default)]
+    pub runs_in: RunsIn,
+    /// Ids of the probes it runs (empty: all).
+    #[serde(default)]
+    pub probes: Vec<String>,
+    /// Observers: SHA-256 (hex) of the bearer token the observer authenticates with.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+}
+
+impl HealthConfig {
+    /// The evaluation settings (pure core types).
+    pub fn settings(&self) -> crate::health::HealthSettings {
+        let mut s = crate::health::HealthSettings::new(
+            self.preset,
+            self.probes.iter().map(ProbeConfig::spec).collect(),
+            self.vantage_points
+                .iter()
+                .map(|v| {
+                    let mut vp = crate::health::VantagePoint::new(v.id.as_str());
+                    vp.probes = v.probes.iter().map(|p| p.as_str().into()).collect();
+                    vp
+                })
+                .collect(),
+        );
+        s.quorum = self.quorum;
+        s.vantage_rule = self.vantage_rule;
+        s.stale_after = self.stale_after;
+        s
+    }
+}
+
+/// Where notifications go (`[notifications]`). A failing notifier never blocks a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// Webhook URLs: a JSON POST, Slack-compatible (`text`) with structured fields.
+    #[serde(default)]
+    pub webhooks: Vec<String>,
+    /// An SNS topic ARN to publish to.
+    #[serde(default)]
+    pub sns_topic_arn: Option<String>,
+    /// Time allowed per delivery.
+    #[serde(default = "default_notify_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+fn default_notify_timeout() -> Duration {
+    Duration::from_secs(5)
 }

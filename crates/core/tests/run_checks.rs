@@ -40,6 +40,8 @@ fn config() -> EnvironmentConfig {
         s3_buckets: vec![],
         kms_keys: vec![],
         route53: None,
+        health: None,
+        notifications: None,
     }
 }
 

@@ -87,6 +87,8 @@ fn env(n: usize) -> EnvironmentConfig {
                 })
                 .collect(),
         }),
+        health: None,
+        notifications: None,
     }
 }
 

@@ -113,6 +113,8 @@ pub(crate) fn environment_config(
                 })
                 .collect(),
         }),
+        health: None,
+        notifications: None,
     }
 }
 
