@@ -177,4 +177,31 @@ pub trait Journal: Send + Sync {
     async fn record_decision(&self, decision: &Decision) -> Result<(), JournalError>;
     /// A run's decisions in order.
     async fn decisions(&self, run_id: &str) -> Result<Vec<Decision>, JournalError>;
+    /// Durably record a health event (a declaration, a recovery, a trigger decision), which
+    /// may concern no run.
+    async fn record_health_event(&self, event: &HealthEvent) -> Result<(), JournalError>;
+    /// The environment's health events, newest first.
+    async fn health_events(
+        &self,
+        environment: &str,
+        limit: usize,
+    ) -> Result<Vec<HealthEvent>, JournalError>;
+}
+
+/// Something the health watch decided, recorded whether or not a run followed: a failure or
+/// recovery declaration with its evidence, or what the trigger did about it (and why).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthEvent {
+    /// Environment name.
+    pub environment: String,
+    /// `declaration`, `recovery`, `trigger_fail_over`, `trigger_recommend`, `trigger_hold`, `trigger_off`.
+    pub kind: String,
+    /// One line for people.
+    pub summary: String,
+    /// The evidence (probes, vantage points, values, thresholds) or the interlocks.
+    pub detail: serde_json::Value,
+    /// The run it led to, if any.
+    pub run_id: Option<String>,
+    /// When, ms since the epoch.
+    pub at_ms: u64,
 }

@@ -230,6 +230,39 @@ impl Plan {
     pub fn node(&self, id: &str) -> Option<&PlanNode> {
         self.nodes.iter().find(|n| n.id == id)
     }
+
+    /// The same plan behind a manual approval: a node `id` asking `message` that every node
+    /// without dependencies now waits for (how the trigger's `recommend` mode waits for a person).
+    pub fn gated_by_approval(&self, id: &str, message: &str) -> Plan {
+        let mut plan = self.clone();
+        for n in &mut plan.nodes {
+            if n.depends_on.is_empty() {
+                n.depends_on.push(id.to_string());
+            }
+        }
+        plan.nodes.insert(
+            0,
+            PlanNode {
+                id: id.to_string(),
+                step: id.to_string(),
+                kind: StepKind::ManualApproval,
+                target: None,
+                action: Action::ManualApproval {
+                    message: message.to_string(),
+                },
+                depends_on: Vec::new(),
+                timeout: Duration::from_secs(24 * 3600),
+                estimate: Duration::ZERO,
+                retry: RetrySpec::default(),
+                optional: false,
+                drain_timeout: None,
+            },
+        );
+        let (path, estimate) = critical_path(&plan.nodes);
+        plan.critical_path = path;
+        plan.critical_path_estimate = estimate;
+        plan
+    }
 }
 
 /// Why a runbook cannot be planned against an environment.

@@ -244,3 +244,22 @@ fn failback_refuses_unplanned_promotion_and_bad_gradual_shifts() {
     build_plan(&env(), &runbook(&text))
         .expect("fence, zero-lag gate, promotion is a planned switchover");
 }
+
+#[test]
+fn a_plan_gated_by_approval_waits_for_it_first() {
+    let plan = build_plan(&env(), &runbook(FAILOVER)).unwrap();
+    let gated = plan.gated_by_approval("approve-failover", "fail over confer?");
+    assert_eq!(gated.nodes.len(), plan.nodes.len() + 1);
+    assert_eq!(gated.nodes[0].id, "approve-failover");
+    assert!(
+        matches!(gated.nodes[0].action, Action::ManualApproval { ref message } if message == "fail over confer?")
+    );
+    for (before, after) in plan.nodes.iter().zip(&gated.nodes[1..]) {
+        if before.depends_on.is_empty() {
+            assert_eq!(after.depends_on, ["approve-failover"], "{}", after.id);
+        } else {
+            assert_eq!(after.depends_on, before.depends_on, "{}", after.id);
+        }
+    }
+    assert_eq!(gated.critical_path[0], "approve-failover");
+}

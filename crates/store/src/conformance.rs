@@ -162,6 +162,41 @@ pub async fn run_all(j: &dyn Journal) {
     status_follows_events(j).await;
     decisions_round_trip(j).await;
     unknown_ids_are_not_found(j).await;
+    health_events_round_trip(j).await;
+}
+
+/// Health events read back exactly, newest first, per environment, limited; they need no run.
+pub async fn health_events_round_trip(j: &dyn Journal) {
+    use pilotlight_core::journal::HealthEvent;
+    let ev = |env: &str, kind: &str, at_ms: u64, run_id: Option<&str>| HealthEvent {
+        environment: env.to_string(),
+        kind: kind.to_string(),
+        summary: format!("{kind} at {at_ms}"),
+        detail: serde_json::json!({ "votes": { "down": 2, "of": 3 }, "ratio": 0.25 }),
+        run_id: run_id.map(str::to_string),
+        at_ms,
+    };
+    let written = [
+        ev("conf-health-a", "declaration", 1, None),
+        ev("conf-health-b", "declaration", 2, None),
+        ev("conf-health-a", "trigger_hold", 3, None),
+        ev("conf-health-a", "trigger_fail_over", 4, Some("some-run")),
+    ];
+    for e in &written {
+        j.record_health_event(e).await.expect("record health event");
+    }
+    let a = j.health_events("conf-health-a", 10).await.expect("read");
+    assert_eq!(
+        a,
+        vec![written[3].clone(), written[2].clone(), written[0].clone()]
+    );
+    let limited = j.health_events("conf-health-a", 2).await.expect("read");
+    assert_eq!(limited, vec![written[3].clone(), written[2].clone()]);
+    assert!(j
+        .health_events("conf-health-none", 5)
+        .await
+        .expect("read")
+        .is_empty());
 }
 
 /// Runs read back exactly as created, one by one and in lists (newest first, filtered by

@@ -61,6 +61,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER decisions_append_only_delete BEFORE DELETE ON decisions
         BEGIN SELECT RAISE(ABORT, 'journal decisions are append-only'); END;
     "#,
+    // 2: health events (declarations and trigger decisions), append-only.
+    r#"
+    CREATE TABLE health_events (
+        id          INTEGER PRIMARY KEY,
+        environment TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        detail      TEXT NOT NULL,   -- JSON
+        run_id      TEXT,
+        at_ms       INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX health_events_by_environment ON health_events (environment, id);
+    CREATE TRIGGER health_events_append_only_update BEFORE UPDATE ON health_events
+        BEGIN SELECT RAISE(ABORT, 'journal health events are append-only'); END;
+    CREATE TRIGGER health_events_append_only_delete BEFORE DELETE ON health_events
+        BEGIN SELECT RAISE(ABORT, 'journal health events are append-only'); END;
+    "#,
 ];
 
 /// The schema version this build writes (the number of migrations).

@@ -5,7 +5,7 @@ use crate::error::Fail;
 use crate::schema;
 use crate::status_after;
 use pilotlight_core::journal::{
-    CreateOutcome, Decision, Journal, JournalError, RunOptions, RunRecord, StoredEvent,
+    CreateOutcome, Decision, HealthEvent, Journal, JournalError, RunOptions, RunRecord, StoredEvent,
 };
 use pilotlight_core::plan::Plan;
 use pilotlight_core::run::{Event, RunStatus};
@@ -559,4 +559,76 @@ impl Journal for SqliteJournal {
         let id = run_id.to_string();
         self.call("decisions", move |c| decisions(c, &id)).await
     }
+
+    async fn record_health_event(&self, event: &HealthEvent) -> Result<(), JournalError> {
+        let e = event.clone();
+        self.call("record_health_event", move |c| record_health_event(c, &e))
+            .await?;
+        tracing::info!(environment = %event.environment, kind = %event.kind, "health event recorded");
+        Ok(())
+    }
+
+    async fn health_events(
+        &self,
+        environment: &str,
+        limit: usize,
+    ) -> Result<Vec<HealthEvent>, JournalError> {
+        let env = environment.to_string();
+        self.call("health_events", move |c| health_events(c, &env, limit))
+            .await
+    }
+}
+
+fn record_health_event(conn: &mut Connection, e: &HealthEvent) -> Result<(), Fail> {
+    let tx = immediate(conn)?;
+    tx.prepare_cached(
+        "INSERT INTO health_events (environment, kind, summary, detail, run_id, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        e.environment,
+        e.kind,
+        e.summary,
+        to_json(&e.detail, "health event detail")?,
+        e.run_id,
+        to_sql_int(e.at_ms, "health event time")?,
+    ])?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn health_events(
+    conn: &mut Connection,
+    environment: &str,
+    limit: usize,
+) -> Result<Vec<HealthEvent>, Fail> {
+    let tx = conn.transaction()?;
+    let mut out = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT kind, summary, detail, run_id, at_ms FROM health_events WHERE environment = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![environment, limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (kind, summary, detail, run_id, at_ms) = row?;
+            out.push(HealthEvent {
+                environment: environment.to_string(),
+                kind,
+                summary,
+                detail: from_json(&detail, "health event detail")?,
+                run_id,
+                at_ms: u64::try_from(at_ms).unwrap_or(0),
+            });
+        }
+    }
+    tx.commit()?;
+    Ok(out)
 }

@@ -31,6 +31,7 @@ struct MemInner {
     runs: Vec<RunRecord>,
     events: HashMap<String, Vec<StoredEvent>>,
     decisions: Vec<Decision>,
+    health: Vec<HealthEvent>,
     appends: usize,
 }
 
@@ -150,6 +151,24 @@ impl Journal for MemJournal {
     async fn record_decision(&self, d: &Decision) -> Result<(), JournalError> {
         self.inner.lock().unwrap().decisions.push(d.clone());
         Ok(())
+    }
+    async fn record_health_event(&self, e: &HealthEvent) -> Result<(), JournalError> {
+        self.inner.lock().unwrap().health.push(e.clone());
+        Ok(())
+    }
+    async fn health_events(
+        &self,
+        environment: &str,
+        limit: usize,
+    ) -> Result<Vec<HealthEvent>, JournalError> {
+        let g = self.inner.lock().unwrap();
+        Ok(g.health
+            .iter()
+            .rev()
+            .filter(|e| e.environment == environment)
+            .take(limit)
+            .cloned()
+            .collect())
     }
     async fn decisions(&self, run_id: &str) -> Result<Vec<Decision>, JournalError> {
         Ok(self

@@ -1,0 +1,560 @@
+//! The control loop: probes of the control service's own vantage points, reports from remote
+//! observers, evaluation on every tick, readiness on a schedule, and the trigger's decision
+//! carried out — recorded as a health event, notified, and (auto, or recommend with an approval
+//! step in front) a failover run started and driven by the executor.
+
+use crate::{ms, now, ProbeRunner, ServeError};
+use pilotlight_core::capability::{Notification, Notifier, ReadinessFacts};
+use pilotlight_core::health::{
+    decide, Assessment, DeclarationKind, DeclaredFailure, HealthEvaluator, HealthState, LagReading,
+    LastRun, MaintenanceWindow, ProbeSample, ReadinessInput, TriggerDecision, TriggerInputs,
+    VantageId,
+};
+use pilotlight_core::journal::{Decision, HealthEvent, Journal, RunOptions};
+use pilotlight_core::model::{EnvironmentConfig, HealthConfig, RunsIn};
+use pilotlight_core::plan::Plan;
+use pilotlight_core::readiness::{run_checks, Status};
+use pilotlight_executor::{Executor, StartRequest};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+/// Who the trigger's runs are requested by.
+pub const TRIGGER_ACTOR: &str = "pilotlight-trigger";
+
+/// The id of the approval step in front of a recommended failover.
+pub const APPROVAL_STEP: &str = "approve-failover";
+
+/// Tuning of the control loop.
+#[derive(Debug, Clone)]
+pub struct ControlSettings {
+    /// How often the health state is evaluated.
+    pub tick: Duration,
+}
+
+impl Default for ControlSettings {
+    fn default() -> Self {
+        ControlSettings {
+            tick: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the control service is built from.
+#[derive(Clone)]
+pub struct ControlDeps {
+    /// The environment.
+    pub env: Arc<EnvironmentConfig>,
+    /// The journal (runs, decisions, health events).
+    pub journal: Arc<dyn Journal>,
+    /// The executor that runs what the trigger starts (and resumes an interrupted run).
+    pub executor: Executor,
+    /// The failover plan the trigger starts.
+    pub failover: Plan,
+    /// Readiness facts for the scheduled readiness evaluation.
+    pub facts: Arc<dyn ReadinessFacts>,
+    /// Runs the control service's own probes.
+    pub probes: Arc<dyn ProbeRunner>,
+    /// Notifications (declarations, trigger decisions; runs notify through the executor).
+    pub notifier: Arc<dyn Notifier>,
+}
+
+/// The state the loop keeps and the API shows.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct WatchView {
+    /// The latest assessment.
+    pub assessment: Option<Assessment>,
+    /// The latest readiness evaluation.
+    pub readiness: Option<ReadinessInput>,
+    /// Replication lag at the latest readiness evaluation.
+    pub replication: Vec<LagReading>,
+    /// The trigger's latest decision, if a failure is declared.
+    pub trigger: Option<TriggerDecision>,
+    /// The run the trigger started for the current failure, if any.
+    pub trigger_run: Option<String>,
+}
+
+struct State {
+    evaluator: HealthEvaluator,
+    view: WatchView,
+    /// The failure (its declaration time) the trigger has already acted on.
+    acted_on: Option<Duration>,
+    /// The last hold or off decision recorded, to record it again only when it changes.
+    last_recorded: Option<String>,
+    /// Samples refused by the evaluator (bad probe, wrong vantage point), by reason.
+    rejected: HashMap<String, u64>,
+}
+
+/// The control service's shared state.
+#[derive(Clone)]
+pub struct Control {
+    deps: ControlDeps,
+    health: Arc<HealthConfig>,
+    state: Arc<Mutex<State>>,
+    settings: ControlSettings,
+}
+
+impl Control {
+    /// A control service for `deps.env`, whose `[health]` section must be present and valid.
+    pub fn new(deps: ControlDeps, settings: ControlSettings) -> Result<Control, ServeError> {
+        let health = deps.env.health.clone().ok_or_else(|| {
+            ServeError::Settings(
+                "the environment config has no [health] section: add probes and vantage points (docs/configuration.md)".into(),
+            )
+        })?;
+        let evaluator = HealthEvaluator::new(health.settings())
+            .map_err(|e| ServeError::Settings(e.to_string()))?;
+        Ok(Control {
+            deps,
+            health: Arc::new(health),
+            state: Arc::new(Mutex::new(State {
+                evaluator,
+                view: WatchView::default(),
+                acted_on: None,
+                last_recorded: None,
+                rejected: HashMap::new(),
+            })),
+            settings,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The environment.
+    pub fn env(&self) -> &EnvironmentConfig {
+        &self.deps.env
+    }
+
+    /// The journal.
+    pub fn journal(&self) -> &Arc<dyn Journal> {
+        &self.deps.journal
+    }
+
+    /// What the loop knows now.
+    pub fn view(&self) -> WatchView {
+        self.lock().view.clone()
+    }
+
+    /// The full evidence behind the current state.
+    pub fn explain(&self) -> pilotlight_core::health::Explanation {
+        self.lock().evaluator.explain(now())
+    }
+
+    /// Samples refused so far, by reason.
+    pub fn rejected(&self) -> HashMap<String, u64> {
+        self.lock().rejected.clone()
+    }
+
+    /// Feed one sample. Samples are placed on the control service's clock by the caller.
+    pub fn observe(&self, sample: ProbeSample) -> Result<(), String> {
+        let mut st = self.lock();
+        match st.evaluator.observe(sample) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let reason = e.to_string();
+                *st.rejected.entry(reason.clone()).or_default() += 1;
+                Err(reason)
+            }
+        }
+    }
+
+    /// The vantage point an observer token (its SHA-256) belongs to.
+    pub fn vantage_of_token_digest(&self, digest: &str) -> Option<VantageId> {
+        self.health
+            .vantage_points
+            .iter()
+            .filter(|v| v.runs_in == RunsIn::Observer)
+            .find(|v| {
+                v.token_sha256
+                    .as_deref()
+                    .is_some_and(|t| crate::auth::same_digest(t, digest))
+            })
+            .map(|v| VantageId::from(v.id.as_str()))
+    }
+
+    /// Run until `shutdown` fires: the control service's probes, readiness on its schedule, and
+    /// the evaluation loop; resume an interrupted run first.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> Result<(), ServeError> {
+        if let Some(active) = self
+            .deps
+            .journal
+            .active_run(&self.deps.env.environment.name)
+            .await?
+        {
+            warn!(run_id = %active.id, "resuming the environment's interrupted run");
+            self.drive(active.id.clone());
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for v in self
+            .health
+            .vantage_points
+            .iter()
+            .filter(|v| v.runs_in == RunsIn::Control)
+        {
+            for p in self
+                .health
+                .probes
+                .iter()
+                .filter(|p| v.probes.is_empty() || v.probes.contains(&p.id))
+            {
+                let (me, probe, vantage) = (self.clone(), p.clone(), v.id.clone());
+                let settings = self
+                    .health
+                    .settings()
+                    .probe_settings(&probe.id.as_str().into())
+                    .expect("validated probe");
+                let mut stop = shutdown.clone();
+                tasks.spawn(async move {
+                    loop {
+                        let r = me.deps.probes.probe(&probe, settings.timeout).await;
+                        let sample = ProbeSample::new(probe.id.as_str(), vantage.as_str(), now(), r.outcome)
+                            .with_latency(r.latency);
+                        if let Err(e) = me.observe(sample) {
+                            warn!(probe = %probe.id, vantage = %vantage, error = %e, "sample refused");
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(settings.interval) => {}
+                            _ = stop.changed() => return,
+                        }
+                    }
+                });
+            }
+        }
+        {
+            let (me, mut stop) = (self.clone(), shutdown.clone());
+            let every = self.health.readiness_interval;
+            tasks.spawn(async move {
+                loop {
+                    me.refresh_readiness().await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(every) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
+            });
+        }
+        info!(environment = %self.deps.env.environment.name, mode = ?self.health.trigger.mode, "watching the primary region");
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.tick) => {}
+                _ = shutdown.changed() => break,
+            }
+            if let Err(e) = self.tick().await {
+                error!(error = %e, "control loop step failed; retrying on the next tick");
+            }
+        }
+        tasks.shutdown().await;
+        info!("control loop stopped");
+        Ok(())
+    }
+
+    /// Re-evaluate DR readiness and replication lag.
+    pub async fn refresh_readiness(&self) {
+        let env = &self.deps.env;
+        let report = run_checks(env, self.deps.facts.as_ref(), env.check.concurrency).await;
+        let summary = format!(
+            "{} pass, {} warn, {} fail, {} error",
+            report.count(Status::Pass),
+            report.count(Status::Warn),
+            report.count(Status::Fail),
+            report.count(Status::Error)
+        );
+        let mut lags = Vec::new();
+        for db in &env.rds_replicas {
+            let lag = match self.deps.facts.rds(db).await {
+                Ok(f) => f.lag_seconds.map(|s| Duration::from_secs_f64(s.max(0.0))),
+                Err(e) => {
+                    warn!(database = %db.name, error = %e, "cannot read replication lag");
+                    None
+                }
+            };
+            lags.push(LagReading {
+                database: db.name.clone(),
+                lag,
+                budget: env.objectives.rpo,
+            });
+        }
+        let mut st = self.lock();
+        st.view.readiness = Some(ReadinessInput {
+            verdict: report.verdict,
+            evaluated_at: now(),
+            summary,
+        });
+        st.view.replication = lags;
+    }
+
+    /// One evaluation, and what follows from it.
+    pub async fn tick(&self) -> Result<(), ServeError> {
+        let at = now();
+        let (assessment, view) = {
+            let mut st = self.lock();
+            let a = st.evaluator.evaluate(at);
+            st.view.assessment = Some(a.clone());
+            (a, st.view.clone())
+        };
+        let env_name = self.deps.env.environment.name.clone();
+        if let Some(d) = &assessment.declaration {
+            let kind = match d.kind {
+                DeclarationKind::Failure => "declaration",
+                DeclarationKind::Recovery => "recovery",
+            };
+            warn!(environment = %env_name, kind, "{}", d.summary);
+            self.record(
+                kind,
+                &d.summary,
+                serde_json::to_value(d).unwrap_or_default(),
+                None,
+            )
+            .await?;
+            self.notify(kind, None, d.summary.clone()).await;
+            if d.kind == DeclarationKind::Recovery {
+                let mut st = self.lock();
+                st.acted_on = None;
+                st.last_recorded = None;
+                st.view.trigger = None;
+            }
+        }
+        let HealthState::Failing { since } = assessment.state else {
+            return Ok(());
+        };
+        if self.lock().acted_on == Some(since) {
+            return Ok(());
+        }
+        let summary = assessment
+            .declaration
+            .as_ref()
+            .map(|d| d.summary.clone())
+            .or_else(|| self.lock().view.trigger.as_ref().map(|t| t.summary()))
+            .unwrap_or_else(|| "failure declared".into());
+        let inputs = self
+            .inputs(
+                DeclaredFailure {
+                    since,
+                    summary: summary.clone(),
+                },
+                &view,
+            )
+            .await?;
+        let decision = decide(&self.health.trigger, &inputs, at);
+        self.lock().view.trigger = Some(decision.clone());
+        let detail = serde_json::json!({
+            "decision": decision,
+            "explanation": self.explain(),
+        });
+        match &decision {
+            TriggerDecision::NoFailure => {}
+            TriggerDecision::FailOver { .. } | TriggerDecision::Recommend { .. } => {
+                let recommend = matches!(decision, TriggerDecision::Recommend { .. });
+                let plan = if recommend {
+                    self.deps.failover.gated_by_approval(
+                        APPROVAL_STEP,
+                        &format!(
+                            "The primary region of {env_name} is declared down ({summary}). Approve to fail over to {}.",
+                            self.deps.env.regions.dr
+                        ),
+                    )
+                } else {
+                    self.deps.failover.clone()
+                };
+                let started = self
+                    .deps
+                    .executor
+                    .start(StartRequest {
+                        plan,
+                        requested_by: TRIGGER_ACTOR.into(),
+                        reason: summary.clone(),
+                        idempotency_key: format!("trigger-{env_name}-{}", ms(since)),
+                        options: RunOptions::default(),
+                    })
+                    .await;
+                let run = match started {
+                    Ok(s) => s.run,
+                    Err(e) => {
+                        // Another run is active (or the journal failed): hold, say why, retry.
+                        warn!(error = %e, "the trigger could not start a failover");
+                        let why = format!("cannot start a failover: {e}");
+                        self.record_once("trigger_hold", &why, &why, detail).await?;
+                        return Ok(());
+                    }
+                };
+                let kind = if recommend {
+                    "trigger_recommend"
+                } else {
+                    "trigger_fail_over"
+                };
+                self.deps
+                    .journal
+                    .record_decision(&Decision {
+                        run_id: run.id.clone(),
+                        kind: "declaration".into(),
+                        who: TRIGGER_ACTOR.into(),
+                        why: summary.clone(),
+                        detail: detail.clone(),
+                        at_ms: ms(at),
+                    })
+                    .await?;
+                self.record(kind, &decision.summary(), detail, Some(run.id.clone()))
+                    .await?;
+                let message = if recommend {
+                    format!(
+                        "{}: approve with `pilotlight approve {} {APPROVAL_STEP}`, or abort it",
+                        decision.summary(),
+                        run.id
+                    )
+                } else {
+                    format!("{}: failover run {} started", decision.summary(), run.id)
+                };
+                self.notify(kind, Some(run.id.clone()), message).await;
+                {
+                    let mut st = self.lock();
+                    st.acted_on = Some(since);
+                    st.view.trigger_run = Some(run.id.clone());
+                }
+                self.drive(run.id);
+            }
+            TriggerDecision::Hold { reasons, .. } => {
+                // Recorded again only when the set of blocking interlocks changes (the
+                // summary's remaining cool-down changes every tick).
+                let names: Vec<&str> = reasons.iter().map(|r| r.name()).collect();
+                let key = format!("hold: {}", names.join(","));
+                self.record_once("trigger_hold", &key, &decision.summary(), detail)
+                    .await?;
+            }
+            TriggerDecision::Off { .. } => {
+                self.record_once("trigger_off", "off", &decision.summary(), detail)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn inputs(
+        &self,
+        failure: DeclaredFailure,
+        view: &WatchView,
+    ) -> Result<TriggerInputs, ServeError> {
+        let env = &self.deps.env.environment.name;
+        let journal = &self.deps.journal;
+        let active = journal.active_run(env).await?;
+        let runs = journal.runs(Some(env), 50).await?;
+        let last = runs.first().map(|r| LastRun {
+            id: r.id.clone(),
+            started_at: Duration::from_millis(r.created_at_ms),
+            ended_at: r.finished_at_ms.map(Duration::from_millis),
+            automatic: r.requested_by == TRIGGER_ACTOR,
+        });
+        let mut unacknowledged = None;
+        if let Some(auto) = runs.iter().find(|r| r.requested_by == TRIGGER_ACTOR) {
+            let acknowledged = journal
+                .decisions(&auto.id)
+                .await?
+                .iter()
+                .any(|d| d.kind == "acknowledged");
+            if !acknowledged {
+                unacknowledged = Some(auto.id.clone());
+            }
+        }
+        let maintenance = self
+            .health
+            .maintenance
+            .iter()
+            .filter_map(|w| {
+                let t = |s: &str| {
+                    humantime::parse_rfc3339(s)
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                };
+                Some(MaintenanceWindow {
+                    start: t(&w.start)?,
+                    end: t(&w.end)?,
+                    reason: w.reason.clone(),
+                })
+            })
+            .collect();
+        let drill = active
+            .as_ref()
+            .filter(|r| r.runbook.starts_with("drill"))
+            .map(|r| r.id.clone());
+        Ok(TriggerInputs {
+            failure: Some(failure),
+            readiness: view.readiness.clone(),
+            replication: view.replication.clone(),
+            last_run: last,
+            active_run: active.map(|r| r.id),
+            drill,
+            maintenance,
+            unacknowledged_automatic_run: unacknowledged,
+        })
+    }
+
+    /// Drive a run to its end in the background.
+    fn drive(&self, run_id: String) {
+        let exec = self.deps.executor.clone();
+        tokio::spawn(async move {
+            match exec.drive(&run_id).await {
+                Ok(status) => info!(run_id = %run_id, status = status.label(), "run ended"),
+                Err(e) => {
+                    error!(run_id = %run_id, error = %e, "run stopped; it resumes when the service restarts")
+                }
+            }
+        });
+    }
+
+    async fn record(
+        &self,
+        kind: &str,
+        summary: &str,
+        detail: serde_json::Value,
+        run_id: Option<String>,
+    ) -> Result<(), ServeError> {
+        self.deps
+            .journal
+            .record_health_event(&HealthEvent {
+                environment: self.deps.env.environment.name.clone(),
+                kind: kind.into(),
+                summary: summary.into(),
+                detail,
+                run_id,
+                at_ms: ms(now()),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Record (and notify) a hold or off decision when its `key` differs from the last one
+    /// recorded.
+    async fn record_once(
+        &self,
+        kind: &str,
+        key: &str,
+        summary: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), ServeError> {
+        let key = format!("{kind}: {key}");
+        if self.lock().last_recorded.as_deref() == Some(key.as_str()) {
+            return Ok(());
+        }
+        warn!(kind, "{summary}");
+        self.record(kind, summary, detail, None).await?;
+        self.notify(kind, None, summary.to_string()).await;
+        self.lock().last_recorded = Some(key);
+        Ok(())
+    }
+
+    async fn notify(&self, kind: &str, run_id: Option<String>, message: String) {
+        let n = Notification {
+            environment: self.deps.env.environment.name.clone(),
+            run_id,
+            kind: kind.into(),
+            message,
+        };
+        if let Err(e) = self.deps.notifier.notify(&n).await {
+            warn!(kind, error = %e, "notification failed");
+        }
+    }
+}
