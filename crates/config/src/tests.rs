@@ -703,3 +703,74 @@ fn the_reference_runbooks_parse_and_runbook_errors_name_line_and_field() {
         "{text}"
     );
 }
+
+#[test]
+fn health_and_notification_problems_are_located_and_explained() {
+    let cases = [
+        (
+            "url = \"https://api.confer.example/health\"",
+            "url = \"api.confer.example/health\"",
+            "health.probes[0].url",
+            "not an http(s) URL",
+        ),
+        (
+            "token_sha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"",
+            "token_sha256 = \"s3cret\"",
+            "health.vantage_points[1].token_sha256",
+            "64 hex digits",
+        ),
+        ("quorum = 2 ", "quorum = 5 ", "health.quorum", "5"),
+        (
+            "runs_in = \"control\"",
+            "runs_in = \"control\"\nprobes = [\"nope\"]",
+            "health.vantage_points[0].probes",
+            "`nope` is not defined",
+        ),
+        (
+            "expect_status = 200",
+            "expect_status = 200\naddress = \"api:443\"",
+            "health.probes[0].address",
+            "does not apply to a `http` probe",
+        ),
+        (
+            "webhooks = [\"https://hooks.slack.com/services/T0000/B0000/XXXXXXXX\"]",
+            "webhooks = [\"hooks.slack.com\"]",
+            "notifications.webhooks[0]",
+            "not an http(s) URL",
+        ),
+        (
+            "readiness_interval = \"5m\"",
+            "readiness_interval = \"0s\"",
+            "health.readiness_interval",
+            "zero",
+        ),
+    ];
+    for (from, to, field, fragment) in cases {
+        let found = problems(&mutate(from, to));
+        let hit = found
+            .iter()
+            .find(|d| d.field == field)
+            .unwrap_or_else(|| panic!("{from} -> {to}: no problem on {field}:\n{found:#?}"));
+        let text = format!("{} / {}", hit.message, hit.fix);
+        assert!(
+            text.contains(fragment),
+            "{field}: `{fragment}` not in {text}"
+        );
+        assert!(hit.line > 1, "{field} is located in the file: {hit}");
+    }
+    // An observer without a token, and a probe missing the field its kind needs.
+    let src = mutate(
+        "token_sha256 = \"60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752\"",
+        "",
+    )
+    .replacen("kind = \"http\"", "kind = \"tcp\"", 1);
+    let found = problems(&src);
+    let fields: Vec<&str> = found.iter().map(|d| d.field.as_str()).collect();
+    for f in [
+        "health.vantage_points[2].token_sha256",
+        "health.probes[0].address",
+        "health.probes[0].url",
+    ] {
+        assert!(fields.contains(&f), "{f} in {fields:?}");
+    }
+}

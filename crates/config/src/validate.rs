@@ -41,6 +41,8 @@ pub fn validate(cfg: &EnvironmentConfig) -> Vec<Problem> {
     v.aws(cfg);
     v.check(cfg);
     v.resources(cfg);
+    v.health(cfg);
+    v.notifications(cfg);
     v.problems
 }
 
@@ -281,6 +283,265 @@ impl Validator {
             c.metric_window,
             "the metric window",
             "5m",
+        );
+    }
+
+    fn health(&mut self, cfg: &EnvironmentConfig) {
+        use pilotlight_core::model::{ProbeKind, RunsIn};
+        let Some(h) = &cfg.health else {
+            return;
+        };
+        if h.probes.is_empty() {
+            self.problem(
+                "health.probes",
+                "`[health]` has no probes: nothing would be watched",
+                "add at least one `[[health.probes]]` (e.g. `kind = \"http\"` with the primary's health URL)",
+            );
+        }
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        for (i, p) in h.probes.iter().enumerate() {
+            let at = |f: &str| format!("health.probes[{i}].{f}");
+            if p.id.is_empty()
+                || !p
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                self.problem(
+                    at("id"),
+                    format!("probe id `{}` must be letters, digits, `-` or `_`", p.id),
+                    "use a short id, e.g. `id = \"api-http\"`",
+                );
+            }
+            if let Some(first) = ids.insert(p.id.as_str(), i) {
+                self.problem(
+                    at("id"),
+                    format!(
+                        "probe id `{}` is already used by `health.probes[{first}]`",
+                        p.id
+                    ),
+                    "give every probe its own id",
+                );
+            }
+            let needs = |field: &str, ok: bool| (field.to_string(), ok);
+            let required = match p.kind {
+                ProbeKind::Http => vec![needs("url", p.url.is_some())],
+                ProbeKind::Tcp => vec![needs("address", p.address.is_some())],
+                ProbeKind::Route53HealthCheck => {
+                    vec![needs("health_check_id", p.health_check_id.is_some())]
+                }
+                ProbeKind::CloudwatchAlarm => vec![needs("alarm_name", p.alarm_name.is_some())],
+                ProbeKind::Command => vec![needs("command", !p.command.is_empty())],
+            };
+            let kind = serde_json::to_value(p.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            for (field, ok) in required {
+                if !ok {
+                    self.problem(
+                        at(&field),
+                        format!("a `{kind}` probe needs `{field}`"),
+                        match field.as_str() {
+                            "url" => "set `url = \"https://api.example.com/health\"`",
+                            "address" => "set `address = \"api.example.com:443\"`",
+                            "health_check_id" => "set the Route 53 health check id, e.g. `health_check_id = \"abcdef12-...\"`",
+                            "alarm_name" => "set the CloudWatch alarm's name, e.g. `alarm_name = \"api-5xx\"`",
+                            _ => "set `command = [\"./scripts/join-test-conference.sh\"]`",
+                        },
+                    );
+                }
+            }
+            let stray: Vec<&str> = [
+                ("url", p.url.is_some() && p.kind != ProbeKind::Http),
+                (
+                    "expect_status",
+                    p.expect_status.is_some() && p.kind != ProbeKind::Http,
+                ),
+                (
+                    "body_contains",
+                    p.body_contains.is_some() && p.kind != ProbeKind::Http,
+                ),
+                ("address", p.address.is_some() && p.kind != ProbeKind::Tcp),
+                (
+                    "health_check_id",
+                    p.health_check_id.is_some() && p.kind != ProbeKind::Route53HealthCheck,
+                ),
+                (
+                    "alarm_name",
+                    p.alarm_name.is_some() && p.kind != ProbeKind::CloudwatchAlarm,
+                ),
+                (
+                    "region",
+                    p.region.is_some() && p.kind != ProbeKind::CloudwatchAlarm,
+                ),
+                (
+                    "command",
+                    !p.command.is_empty() && p.kind != ProbeKind::Command,
+                ),
+            ]
+            .into_iter()
+            .filter(|(_, stray)| *stray)
+            .map(|(f, _)| f)
+            .collect();
+            for f in stray {
+                self.problem(
+                    at(f),
+                    format!("`{f}` does not apply to a `{kind}` probe"),
+                    format!("remove `{f}`, or change `kind`"),
+                );
+            }
+            if let Some(url) = &p.url {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    self.problem(
+                        at("url"),
+                        format!("`{url}` is not an http(s) URL"),
+                        "write the full URL, e.g. `https://api.example.com/health`",
+                    );
+                }
+            }
+            if let Some(addr) = &p.address {
+                let port_ok = addr
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+                if !port_ok {
+                    self.problem(
+                        at("address"),
+                        format!("`{addr}` is not `host:port`"),
+                        "write it as `host:port`, e.g. `api.example.com:443`",
+                    );
+                }
+            }
+            if let Some(r) = &p.region {
+                self.region(&at("region"), r);
+            }
+        }
+        if h.vantage_points.is_empty() {
+            self.problem(
+                "health.vantage_points",
+                "`[health]` has no vantage points: no probe would run",
+                "add `[[health.vantage_points]]` with `id = \"control\"` and `runs_in = \"control\"`, and observers in other regions",
+            );
+        }
+        let mut vids: HashMap<&str, usize> = HashMap::new();
+        for (i, v) in h.vantage_points.iter().enumerate() {
+            let at = |f: &str| format!("health.vantage_points[{i}].{f}");
+            if let Some(first) = vids.insert(v.id.as_str(), i) {
+                self.problem(
+                    at("id"),
+                    format!(
+                        "vantage point id `{}` is already used by `health.vantage_points[{first}]`",
+                        v.id
+                    ),
+                    "give every vantage point its own id",
+                );
+            }
+            for p in &v.probes {
+                if !ids.contains_key(p.as_str()) {
+                    self.problem(
+                        at("probes"),
+                        format!("probe `{p}` is not defined in `[[health.probes]]`"),
+                        format!(
+                            "use one of: {}",
+                            h.probes
+                                .iter()
+                                .map(|p| p.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                }
+            }
+            match (v.runs_in, &v.token_sha256) {
+                (RunsIn::Observer, None) => self.problem(
+                    at("token_sha256"),
+                    format!("observer `{}` has no `token_sha256`: its reports could not be authenticated", v.id),
+                    "generate a token, give it to the observer (`--token-file`), and set `token_sha256` to its SHA-256: `sha256sum token`",
+                ),
+                (RunsIn::Observer, Some(t))
+                    if t.len() != 64 || !t.chars().all(|c| c.is_ascii_hexdigit()) =>
+                {
+                    self.problem(
+                        at("token_sha256"),
+                        "`token_sha256` must be 64 hex digits (a SHA-256), never the token itself",
+                        "set it to the output of `sha256sum token-file` (the first field)",
+                    )
+                }
+                (RunsIn::Control, Some(_)) => self.problem(
+                    at("token_sha256"),
+                    format!("vantage point `{}` runs in the control service; it takes no token", v.id),
+                    "remove `token_sha256`, or set `runs_in = \"observer\"`",
+                ),
+                _ => {}
+            }
+        }
+        // The evaluator's own rules (quorum within the vantage points, thresholds, windows).
+        if !h.probes.is_empty() && !h.vantage_points.is_empty() {
+            for p in h.settings().problems() {
+                let field = format!("health.{}", p.field);
+                if !self.problems.iter().any(|x| x.field == field) {
+                    self.problem(field, p.message, "see docs/configuration.md, `[health]`");
+                }
+            }
+        }
+        for (i, w) in h.maintenance.iter().enumerate() {
+            let at = |f: &str| format!("health.maintenance[{i}].{f}");
+            let start = humantime::parse_rfc3339(&w.start);
+            let end = humantime::parse_rfc3339(&w.end);
+            for (f, v, r) in [("start", &w.start, &start), ("end", &w.end, &end)] {
+                if r.is_err() {
+                    self.problem(
+                        at(f),
+                        format!("`{v}` is not an RFC 3339 UTC time"),
+                        format!("write it like `{f} = \"2026-11-22T01:00:00Z\"`"),
+                    );
+                }
+            }
+            if let (Ok(s), Ok(e)) = (start, end) {
+                if e <= s {
+                    self.problem(
+                        at("end"),
+                        "the window ends before it starts",
+                        "set `end` after `start`",
+                    );
+                }
+            }
+        }
+        self.positive(
+            "health.readiness_interval",
+            h.readiness_interval,
+            "the readiness interval",
+            "5m",
+        );
+    }
+
+    fn notifications(&mut self, cfg: &EnvironmentConfig) {
+        let Some(n) = &cfg.notifications else {
+            return;
+        };
+        for (i, url) in n.webhooks.iter().enumerate() {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                self.problem(
+                    format!("notifications.webhooks[{i}]"),
+                    format!("`{url}` is not an http(s) URL"),
+                    "write the webhook's full URL, e.g. `https://hooks.slack.com/services/...`",
+                );
+            }
+        }
+        if let Some(arn) = &n.sns_topic_arn {
+            if !arn.starts_with("arn:aws") || arn.split(':').nth(2) != Some("sns") {
+                self.problem(
+                    "notifications.sns_topic_arn",
+                    format!("`{arn}` is not an SNS topic ARN"),
+                    "set the topic's ARN, e.g. `arn:aws:sns:us-west-2:123456789012:pilotlight`",
+                );
+            }
+        }
+        self.positive(
+            "notifications.timeout",
+            n.timeout,
+            "the notification timeout",
+            "5s",
         );
     }
 

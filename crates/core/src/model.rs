@@ -475,7 +475,7 @@ pub struct HealthConfig {
     #[serde(default)]
     pub trigger: crate::health::TriggerPolicy,
     /// Declared maintenance windows: no automatic run while one is open.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<MaintenanceWindowConfig>,
     /// The probes.
     #[serde(default)]
@@ -548,7 +548,7 @@ pub struct ProbeConfig {
     #[serde(default)]
     pub region: Option<String>,
     /// `command`: program and arguments.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
     /// Time between attempts (default from the preset).
     #[serde(default, with = "humantime_serde")]
@@ -597,7 +597,7 @@ pub struct VantagePointConfig {
     #[serde(default)]
     pub runs_in: RunsIn,
     /// Ids of the probes it runs (empty: all).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<String>,
     /// Observers: SHA-256 (hex) of the bearer token the observer authenticates with.
     #[serde(default)]
