@@ -434,6 +434,7 @@ fn iam_parameters(ids: &BTreeMap<&str, String>) -> Vec<(&'static str, String)> {
                 ids["health_primary"], ids["health_dr"]
             ),
         ),
+        ("NotificationTopicArns", arn("sns", DR, "confer-alerts")),
         (
             "SteeredHealthCheckArns",
             format!("arn:aws:route53:::healthcheck/{}", ids["health_primary"]),

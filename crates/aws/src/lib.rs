@@ -9,6 +9,8 @@
 pub mod actions;
 pub mod client;
 pub mod error;
+pub mod health;
+pub mod notify;
 pub mod permissions;
 pub mod readiness;
 pub mod retry;

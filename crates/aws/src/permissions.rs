@@ -12,7 +12,8 @@
 //! snapshot when deleting an instance), [`DEPENDENT`] says so, and the same checks include it.
 //!
 //! A *capability* is what needs the permission: `pilotlight check` (which the `readiness_gate`
-//! step uses too), or one runbook step kind. The IAM action of an operation comes from
+//! step uses too), one runbook step kind, or a part of the control service (`probe`: health
+//! probes; `notify`: SNS notifications). The IAM action of an operation comes from
 //! [`crate::error::iam_action`], the same function that names it in "access denied" hints.
 
 use crate::error::iam_action;
@@ -56,6 +57,8 @@ pub enum Resource {
     SteeredHealthCheck,
     /// Route 53 change batches (their ids are not known in advance).
     Route53Change,
+    /// The SNS topic notifications are published to (`notifications.sns_topic_arn`).
+    NotificationTopic,
 }
 
 impl Resource {
@@ -78,6 +81,7 @@ impl Resource {
         Resource::HealthCheck,
         Resource::SteeredHealthCheck,
         Resource::Route53Change,
+        Resource::NotificationTopic,
     ];
 
     /// How the IAM template names the resource: the template parameter that holds the ARNs
@@ -103,6 +107,7 @@ impl Resource {
             Resource::HealthCheck => "HealthCheckArns",
             Resource::SteeredHealthCheck => "SteeredHealthCheckArns",
             Resource::Route53Change => "arn:${AWS::Partition}:route53:::change/*",
+            Resource::NotificationTopic => "NotificationTopicArns",
         }
     }
 
@@ -130,18 +135,22 @@ impl Resource {
                 "`arn:aws:route53:::healthcheck/ID`"
             }
             Resource::Route53Change => "`arn:aws:route53:::change/*`",
+            Resource::NotificationTopic => {
+                "`arn:aws:sns:REGION:ACCOUNT:TOPIC` (`notifications.sns_topic_arn`)"
+            }
         }
     }
 }
 
-/// Something that needs AWS permissions: `pilotlight check`, or one runbook step kind.
+/// Something that needs AWS permissions: `pilotlight check`, one runbook step kind, or a part of
+/// the control service (health probes, notifications).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capability {
     /// Name, as the IAM template's `Metadata.Pilotlight.Capability` spells it.
     pub name: &'static str,
     /// What it does, for the docs.
     pub summary: &'static str,
-    /// The runbook step kinds (`StepKind::name`) that need it.
+    /// The runbook step kinds (`StepKind::name`) that need it (none for `probe` and `notify`).
     pub step_kinds: &'static [&'static str],
 }
 
@@ -206,6 +215,16 @@ pub const CAPABILITIES: &[Capability] = &[
         name: "wait_until",
         summary: "wait until ECS services and Auto Scaling groups reach a share of their capacity",
         step_kinds: &["wait_until"],
+    },
+    Capability {
+        name: "probe",
+        summary: "the health probes of `pilotlight serve` and `pilotlight observer`: Route 53 health-check status, CloudWatch alarm state",
+        step_kinds: &[],
+    },
+    Capability {
+        name: "notify",
+        summary: "notifications (declarations, run start, step failures, run end) published to the SNS topic of `[notifications]`",
+        step_kinds: &[],
     },
 ];
 
@@ -321,6 +340,12 @@ pub const PERMISSIONS: &[Permission] = &[
     // ---- wait_until ---------------------------------------------------------------------------
     p("wait_until", "ecs", "DescribeServices", &[R::EcsService]),
     p("wait_until", "autoscaling", "DescribeAutoScalingGroups", &[R::Any]),
+    // ---- probe (health.rs) ----------------------------------------------------------------------
+    p("probe", "route53", "GetHealthCheckStatus", &[R::HealthCheck]),
+    // Composite alarms are described only to a grant on `*` (CloudWatch API reference).
+    p("probe", "cloudwatch", "DescribeAlarms", &[R::Any]),
+    // ---- notify (notify.rs) ---------------------------------------------------------------------
+    p("notify", "sns", "Publish", &[R::NotificationTopic]),
 ];
 
 /// An IAM action AWS authorizes in addition to a call's own, given the arguments Pilotlight sends

@@ -5,9 +5,11 @@
 pub mod check;
 pub mod output;
 pub mod progress;
+pub mod render;
 pub mod report;
 pub mod runs;
 pub mod sandbox;
+pub mod serve;
 pub mod status;
 
 use clap::{Parser, Subcommand};
@@ -150,6 +152,44 @@ pub enum Command {
         #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+    /// Run the control service: watch the primary from this and remote vantage points, decide
+    /// with quorum and hysteresis, re-check DR readiness on a schedule, and fail over (auto), ask
+    /// (recommend) or only record (off) when a failure is declared. Stops on Ctrl-C / SIGTERM;
+    /// an unfinished run resumes on the next start.
+    Serve {
+        /// The environment config file (TOML), with a [health] section.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Address of the HTTP API (observer reports, health).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+    /// Run one vantage point's probes from here and report them to the control service.
+    Observer {
+        /// The environment config file (TOML), with a [health] section.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// This observer's vantage point id (`[[health.vantage_points]]`).
+        #[arg(long)]
+        vantage: String,
+        /// The control service's URL, e.g. http://10.0.0.5:8080.
+        #[arg(long)]
+        control: String,
+        /// File holding this observer's bearer token (its SHA-256 is in the config).
+        #[arg(long)]
+        token_file: PathBuf,
+    },
+    /// Acknowledge an automatic run: until then, the trigger starts no other automatic run.
+    Ack {
+        /// Run id.
+        run_id: String,
+        /// Who acknowledges (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// What was found.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// Resume an interrupted or paused run.
     Resume {
         /// Run id.
@@ -216,6 +256,13 @@ pub enum Command {
         /// Keep the emulator running after the check, until Ctrl-C.
         #[arg(long)]
         stay: bool,
+    },
+    /// Runbooks for people: `runbook render` prints the procedure of a runbook with the exact
+    /// AWS CLI commands, for when Pilotlight itself cannot run.
+    Runbook {
+        /// What to do with the runbook.
+        #[command(subcommand)]
+        command: render::RunbookCommand,
     },
 }
 
@@ -327,6 +374,16 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             runs::failback(paths, args).await
         }
         Command::Status { config, output } => status::run(paths, &config, output).await,
+        Command::Serve { config, listen } => serve::serve(paths, &config, listen).await,
+        Command::Observer {
+            config,
+            vantage,
+            control,
+            token_file,
+        } => serve::observer(&config, &vantage, &control, &token_file).await,
+        Command::Ack { run_id, by, note } => {
+            serve::ack(paths, &run_id, &runs::operator(by), &note).await
+        }
         Command::Resume {
             run_id,
             config,
@@ -383,6 +440,14 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             command: SandboxCommand::Emulator { port },
         } => sandbox::emulator(port).await,
         Command::Demo { port, out, stay } => sandbox::demo(port, &out, stay).await,
+        Command::Runbook {
+            command:
+                render::RunbookCommand::Render {
+                    config,
+                    runbook,
+                    format,
+                },
+        } => render::run(paths, &config, &runbook, format),
     };
     match result {
         Ok(code) => code,

@@ -16,7 +16,7 @@ use pilotlight_core::readiness::{run_checks, Verdict};
 use pilotlight_core::run::{Event, RunStatus};
 use pilotlight_core::runbook::{Direction, Runbook, Side};
 use pilotlight_executor::{
-    Capabilities, ExecError, Executor, ExecutorSettings, LogNotifier, StartRequest, SystemClock,
+    Capabilities, ExecError, Executor, ExecutorSettings, StartRequest, SystemClock,
 };
 use pilotlight_store::SqliteJournal;
 use std::io::{BufRead, IsTerminal, Write};
@@ -97,6 +97,10 @@ pub(crate) struct Wiring {
     pub(crate) facts: Arc<AwsReadiness>,
     /// The actuator (observe only, outside runs).
     pub(crate) actuator: Arc<AwsActuator>,
+    /// The client factory the adapters share.
+    pub(crate) factory: Arc<ClientFactory>,
+    /// The retry layer the adapters share.
+    pub(crate) caller: Caller,
 }
 
 pub(crate) fn wire(env: &EnvironmentConfig) -> Wiring {
@@ -109,16 +113,30 @@ pub(crate) fn wire(env: &EnvironmentConfig) -> Wiring {
             env.regions.clone(),
             env.check.metric_window,
         )),
-        actuator: Arc::new(AwsActuator::new(factory, caller)),
+        actuator: Arc::new(AwsActuator::new(factory.clone(), caller.clone())),
+        factory,
+        caller,
     }
 }
 
-fn executor(env: &EnvironmentConfig, journal: Arc<dyn Journal>) -> Executor {
+/// The configured notifiers (`[notifications]`), or a logging one.
+pub(crate) fn notifier(
+    env: &EnvironmentConfig,
+    w: &Wiring,
+) -> Arc<dyn pilotlight_core::capability::Notifier> {
+    pilotlight_notify::from_config(
+        env.notifications.as_ref(),
+        w.factory.clone(),
+        w.caller.clone(),
+    )
+}
+
+pub(crate) fn executor(env: &EnvironmentConfig, journal: Arc<dyn Journal>) -> Executor {
     let w = wire(env);
     let caps = Capabilities {
+        notifier: notifier(env, &w),
         actuator: w.actuator,
         facts: w.facts,
-        notifier: Arc::new(LogNotifier),
     };
     Executor::new(
         journal,
