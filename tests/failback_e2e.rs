@@ -224,6 +224,30 @@ async fn failover_then_failback_restores_the_world() {
     assert_eq!(st["serving"], "dr");
     assert_eq!(st["protected"], false);
 
+    // `plan failback` shows the steps, the live values and what would block (nothing: the
+    // lag gates of a failback wait rather than refuse).
+    let plan = pilotlight(&[
+        "--runbooks",
+        &runbooks,
+        "plan",
+        "failback",
+        "--config",
+        world.config_path.to_str().unwrap(),
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(plan.code, 0, "plan failback:\n{}", plan.stderr);
+    let plan = plan.json();
+    assert_eq!(plan["blocking"].as_array().unwrap().len(), 0, "{plan:#}");
+    let ids: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids[..2], ["announce", "fence-old-primary/db"], "{ids:?}");
+
     let back = failback(&world, &runbooks, &[]).await;
     assert_eq!(back.code, 0, "failback:\n{}\n{}", back.stdout, back.stderr);
     let report = back.json();
