@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{pilotlight, pilotlight_env, Run, World, RUNBOOKS};
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use common::{diff, pilotlight, pilotlight_env, snapshot, Run, World, RUNBOOKS};
+use serde_json::Value;
 
 /// The runbooks with the gradual return's soak shortened, so the test does not wait minutes.
 fn quick_runbooks(world: &World) -> String {
@@ -60,124 +59,6 @@ async fn status(world: &World) -> Value {
     ])
     .await;
     run.json()
-}
-
-/// The state of every resource a failover or failback touches, read through the emulator.
-async fn snapshot(world: &World) -> BTreeMap<String, Value> {
-    let cfg = &world.config;
-    let f = world.proxied();
-    let mut out = BTreeMap::new();
-    for region in [world.primary(), world.dr()] {
-        let ecs = f.ecs(region).await;
-        for s in &cfg.ecs_services {
-            let svc = ecs
-                .describe_services()
-                .cluster(&s.cluster)
-                .services(&s.service)
-                .send()
-                .await
-                .unwrap();
-            let svc = &svc.services()[0];
-            out.insert(
-                format!("ecs {region} {}", s.service),
-                json!({"desired": svc.desired_count(), "running": svc.running_count()}),
-            );
-        }
-        let asg = f.autoscaling(region).await;
-        for g in &cfg.autoscaling_groups {
-            let grp = asg
-                .describe_auto_scaling_groups()
-                .auto_scaling_group_names(&g.group)
-                .send()
-                .await
-                .unwrap();
-            let grp = &grp.auto_scaling_groups()[0];
-            let in_service = grp
-                .instances()
-                .iter()
-                .filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService"))
-                .count();
-            out.insert(
-                format!("asg {region} {}", g.group),
-                json!({"desired": grp.desired_capacity(), "min": grp.min_size(), "max": grp.max_size(), "in_service": in_service}),
-            );
-        }
-    }
-    for db in &cfg.rds_replicas {
-        for (region, id) in [
-            (world.primary(), &db.primary_instance),
-            (world.dr(), &db.replica_instance),
-        ] {
-            let rds = f.rds(region).await;
-            let inst = rds
-                .describe_db_instances()
-                .db_instance_identifier(id)
-                .send()
-                .await
-                .unwrap();
-            let inst = &inst.db_instances()[0];
-            // The source by identifier (the last part of its ARN): the instances are new after a
-            // failback, with the same identifiers and roles.
-            let source = inst
-                .read_replica_source_db_instance_identifier()
-                .map(|s| s.rsplit(':').next().unwrap_or(s).to_string());
-            let fenced = inst
-                .db_parameter_groups()
-                .iter()
-                .any(|g| g.db_parameter_group_name() == db.fence_parameter_group.as_deref());
-            out.insert(
-                format!("rds {region} {id}"),
-                json!({"status": inst.db_instance_status(), "replica_of": source, "fenced": fenced}),
-            );
-        }
-    }
-    let r53 = f.route53(world.primary()).await;
-    let zone = cfg.route53.as_ref().unwrap();
-    let sets = r53
-        .list_resource_record_sets()
-        .hosted_zone_id(&zone.zone_id)
-        .send()
-        .await
-        .unwrap();
-    for rec in &zone.records {
-        for set_id in [&rec.primary_set_identifier, &rec.dr_set_identifier] {
-            let set = sets
-                .resource_record_sets()
-                .iter()
-                .find(|s| s.set_identifier() == Some(set_id.as_str()))
-                .expect("record set");
-            let inverted = match set.health_check_id() {
-                Some(hc) => r53
-                    .get_health_check()
-                    .health_check_id(hc)
-                    .send()
-                    .await
-                    .unwrap()
-                    .health_check()
-                    .and_then(|h| h.health_check_config())
-                    .and_then(|c| c.inverted()),
-                None => None,
-            };
-            out.insert(
-                format!("route53 {} {set_id}", rec.record_name),
-                json!({"weight": set.weight(), "failover": set.failover().map(|f| f.as_str().to_string()),
-                       "health_check": set.health_check_id(), "inverted": inverted}),
-            );
-        }
-    }
-    out
-}
-
-fn diff(a: &BTreeMap<String, Value>, b: &BTreeMap<String, Value>) -> Vec<String> {
-    a.iter()
-        .filter(|(k, v)| b.get(*k) != Some(*v))
-        .map(|(k, v)| {
-            format!(
-                "{k}: before {v}, after {}",
-                b.get(k).unwrap_or(&Value::Null)
-            )
-        })
-        .collect()
 }
 
 fn step_ids(report: &Value) -> Vec<(String, String)> {
