@@ -1,6 +1,8 @@
 //! Pilotlight's durable journal of runs, their events and the decisions people made:
-//! [`SqliteJournal`], the SQLite implementation of [`pilotlight_core::journal::Journal`], and
-//! (with the `conformance` feature) the suite every journal implementation must pass.
+//! [`SqliteJournal`], the SQLite implementation of [`pilotlight_core::journal::Journal`];
+//! [`DynamoJournal`], the DynamoDB implementation of the highly available store, with fencing;
+//! the [`Lease`] (leader election, [`DynamoLease`]); and (with the `conformance` feature) the
+//! suite every journal implementation must pass.
 //!
 //! ```no_run
 //! use pilotlight_core::journal::Journal;
@@ -15,13 +17,17 @@
 //! Architecture invariant: the journal records, it does not decide. Events and decisions are
 //! append-only; the only derived state is a run's status, which follows [`status_after`].
 
+pub mod dynamodb;
 mod error;
+pub mod lease;
 mod schema;
 mod sqlite;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
+pub use dynamodb::{DynamoError, DynamoJournal, Fence};
+pub use lease::{DynamoLease, Grant, Lease, LeaseError};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{OpenOptions, SqliteJournal, DEFAULT_BUSY_TIMEOUT};
 
