@@ -37,6 +37,35 @@ pub struct HealthCheckStatus {
 }
 
 impl HealthCheckStatus {
+    /// The status of health check `id` from a `GetHealthCheckStatus` answer.
+    pub fn from_output(
+        id: &str,
+        out: &aws_sdk_route53::operation::get_health_check_status::GetHealthCheckStatusOutput,
+    ) -> HealthCheckStatus {
+        let checkers = out
+            .health_check_observations()
+            .iter()
+            .map(|o| {
+                let status = o
+                    .status_report()
+                    .and_then(|r| r.status())
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                CheckerReport {
+                    region: o.region().map(|r| r.as_str().to_string()),
+                    ip: o.ip_address().map(str::to_string),
+                    healthy: is_healthy_report(&status),
+                    status,
+                }
+            })
+            .collect();
+        HealthCheckStatus {
+            id: id.to_string(),
+            checkers,
+        }
+    }
+
     /// How many checkers report success.
     pub fn healthy_count(&self) -> usize {
         self.checkers.iter().filter(|c| c.healthy).count()
@@ -170,28 +199,7 @@ impl HealthReads {
         else {
             return Ok(None);
         };
-        let checkers = out
-            .health_check_observations()
-            .iter()
-            .map(|o| {
-                let status = o
-                    .status_report()
-                    .and_then(|r| r.status())
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string();
-                CheckerReport {
-                    region: o.region().map(|r| r.as_str().to_string()),
-                    ip: o.ip_address().map(str::to_string),
-                    healthy: is_healthy_report(&status),
-                    status,
-                }
-            })
-            .collect();
-        Ok(Some(HealthCheckStatus {
-            id: id.to_string(),
-            checkers,
-        }))
+        Ok(Some(HealthCheckStatus::from_output(id, &out)))
     }
 
     /// The state of the metric or composite alarm `name` in `region`; `None` when there is no

@@ -352,19 +352,14 @@ impl AwsActuator {
                 client.get_health_check_status().health_check_id(id).send()
             })
             .await?;
-        let reports: Vec<&str> = out
-            .health_check_observations()
-            .iter()
-            .filter_map(|o| o.status_report().and_then(|r| r.status()))
-            .collect();
-        let ok = reports.iter().filter(|s| s.starts_with("Success")).count();
-        let healthy = !reports.is_empty() && ok * 2 >= reports.len();
+        let status = crate::health::HealthCheckStatus::from_output(id, &out);
         Ok(Observation {
             live: format!(
-                "health check {id}: {ok} of {} checkers report success",
-                reports.len()
+                "health check {id}: {} of {} checkers report success",
+                status.healthy_count(),
+                status.checkers.len()
             ),
-            done: healthy,
+            done: status.is_healthy() == Some(true),
             in_progress: false,
         })
     }
