@@ -46,62 +46,27 @@ pub async fn publish_replication_metrics(
     let dr = cfg.regions.dr.as_str();
 
     if !cfg.rds_replicas.is_empty() {
-        let data: Vec<MetricDatum> = cfg
+        let replicas: Vec<&str> = cfg
             .rds_replicas
             .iter()
-            .map(|r| {
-                MetricDatum::builder()
-                    .metric_name("ReplicaLag")
-                    .dimensions(
-                        Dimension::builder()
-                            .name("DBInstanceIdentifier")
-                            .value(&r.replica_instance)
-                            .build(),
-                    )
-                    .unit(StandardUnit::Seconds)
-                    .value(replica_lag.as_secs_f64())
-                    .timestamp(now)
-                    .build()
-            })
+            .map(|r| r.replica_instance.as_str())
             .collect();
-        let label = format!(
-            "cloudwatch AWS/RDS ReplicaLag of {}",
-            cfg.rds_replicas
-                .iter()
-                .map(|r| r.replica_instance.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let label = format!("cloudwatch AWS/RDS ReplicaLag of {}", replicas.join(", "));
+        let data = replica_lag_data(&replicas, replica_lag.as_secs_f64(), now);
         put(factory, &caller, "AWS/RDS", data, &label, dr).await?;
         // After a failback's reprotect, the replica is the primary-region instance. Nothing
         // writes to the emulated database, so a replica created there is caught up: lag 0, which
         // the failback's zero-loss gate (`max_lag = "0s"`) needs.
-        let data: Vec<MetricDatum> = cfg
+        let primaries: Vec<&str> = cfg
             .rds_replicas
             .iter()
-            .map(|r| {
-                MetricDatum::builder()
-                    .metric_name("ReplicaLag")
-                    .dimensions(
-                        Dimension::builder()
-                            .name("DBInstanceIdentifier")
-                            .value(&r.primary_instance)
-                            .build(),
-                    )
-                    .unit(StandardUnit::Seconds)
-                    .value(0.0)
-                    .timestamp(now)
-                    .build()
-            })
+            .map(|r| r.primary_instance.as_str())
             .collect();
         let label = format!(
             "cloudwatch AWS/RDS ReplicaLag 0 of {} (replicas after a failback's reprotect)",
-            cfg.rds_replicas
-                .iter()
-                .map(|r| r.primary_instance.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            primaries.join(", ")
         );
+        let data = replica_lag_data(&primaries, 0.0, now);
         put(factory, &caller, "AWS/RDS", data, &label, primary).await?;
     }
 
@@ -141,6 +106,27 @@ pub async fn publish_replication_metrics(
         put(factory, &caller, "AWS/DynamoDB", data, &label, primary).await?;
     }
     Ok(())
+}
+
+/// `ReplicaLag` datapoints, one per DB instance, all with `seconds` at `now`.
+fn replica_lag_data(instances: &[&str], seconds: f64, now: DateTime) -> Vec<MetricDatum> {
+    instances
+        .iter()
+        .map(|id| {
+            MetricDatum::builder()
+                .metric_name("ReplicaLag")
+                .dimensions(
+                    Dimension::builder()
+                        .name("DBInstanceIdentifier")
+                        .value(*id)
+                        .build(),
+                )
+                .unit(StandardUnit::Seconds)
+                .value(seconds)
+                .timestamp(now)
+                .build()
+        })
+        .collect()
 }
 
 async fn put(
