@@ -1,7 +1,7 @@
 //! `pilotlight status`: which region serves, the environment's phase, the last run, and whether
 //! DR protection is in place. Reads only: live state from AWS, history from the journal.
 
-use crate::runs::{load_config, open_journal, wire, Paths};
+use crate::runs::{load_config, open_journal, wire, Paths, Wiring};
 use crate::OutputFormat;
 use anyhow::Result;
 use pilotlight_core::capability::{Actuator, ReadinessFacts};
@@ -117,9 +117,10 @@ pub async fn run(paths: &Paths, config: &Path, output: OutputFormat) -> Result<u
         .await?
         .into_iter()
         .find(|r| r.status.is_final());
-    let (serving, details) = serving(&env).await;
+    let w = wire(&env);
+    let (serving, details) = serving(&env, &w).await;
     let phase = phase(active.as_ref(), last.as_ref(), serving);
-    let (protected, protection) = protection(&env, serving).await;
+    let (protected, protection) = protection(&env, &w, serving).await;
     let status = Status {
         environment: name,
         serving,
@@ -179,8 +180,7 @@ pub async fn run(paths: &Paths, config: &Path, output: OutputFormat) -> Result<u
 }
 
 /// Which side serves: database writers and DNS records, read live.
-async fn serving(env: &EnvironmentConfig) -> (Serving, Vec<String>) {
-    let w = wire(env);
+async fn serving(env: &EnvironmentConfig, w: &Wiring) -> (Serving, Vec<String>) {
     let mut sides = Vec::new();
     let mut details = Vec::new();
     for db in &env.rds_replicas {
@@ -278,10 +278,9 @@ fn side_name(s: Serving) -> &'static str {
 
 /// Whether DR protection is in place: with the primary serving, the readiness check passes;
 /// with DR serving, nothing protects the service until a failback reprotects it.
-async fn protection(env: &EnvironmentConfig, serving: Serving) -> (bool, String) {
+async fn protection(env: &EnvironmentConfig, w: &Wiring, serving: Serving) -> (bool, String) {
     match serving {
         Serving::Primary => {
-            let w = wire(env);
             let report = run_checks(env, w.facts.as_ref(), env.check.concurrency).await;
             match report.verdict {
                 Verdict::Ready => (true, "DR readiness passes".into()),
