@@ -84,6 +84,8 @@ struct State {
     acted_on: Option<Duration>,
     /// The last hold or off decision recorded, to record it again only when it changes.
     last_recorded: Option<String>,
+    /// The summary of the failure declaration in force (the reason of a run it leads to).
+    failure_summary: Option<String>,
     /// Samples refused by the evaluator (bad probe, wrong vantage point), by reason.
     rejected: HashMap<String, u64>,
 }
@@ -115,6 +117,7 @@ impl Control {
                 view: WatchView::default(),
                 acted_on: None,
                 last_recorded: None,
+                failure_summary: None,
                 rejected: HashMap::new(),
             })),
             settings,
@@ -312,8 +315,12 @@ impl Control {
             )
             .await?;
             self.notify(kind, None, d.summary.clone()).await;
+            if d.kind == DeclarationKind::Failure {
+                self.lock().failure_summary = Some(d.summary.clone());
+            }
             if d.kind == DeclarationKind::Recovery {
                 let mut st = self.lock();
+                st.failure_summary = None;
                 st.acted_on = None;
                 st.last_recorded = None;
                 st.view.trigger = None;
@@ -325,11 +332,10 @@ impl Control {
         if self.lock().acted_on == Some(since) {
             return Ok(());
         }
-        let summary = assessment
-            .declaration
-            .as_ref()
-            .map(|d| d.summary.clone())
-            .or_else(|| self.lock().view.trigger.as_ref().map(|t| t.summary()))
+        let summary = self
+            .lock()
+            .failure_summary
+            .clone()
             .unwrap_or_else(|| "failure declared".into());
         let inputs = self
             .inputs(
