@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{init_env, settings, DR, PRIMARY};
+use common::{init_env, settings, zone_with_checks, Zone, DR, PRIMARY};
 use pilotlight_aws::{AwsActuator, Caller, ClientFactory};
 use pilotlight_core::capability::{Actuator, Observation};
 use pilotlight_core::model::{ResourceKind, ResourceRef};
@@ -459,52 +459,6 @@ async fn rds_missing_instance_is_terminal() -> anyhow::Result<()> {
 
 // ---- Route 53 --------------------------------------------------------------------------------
 
-struct Zone {
-    id: String,
-    /// Health checks of the primary and DR sets.
-    checks: [String; 2],
-}
-
-async fn zone_with_checks(w: &World) -> anyhow::Result<Zone> {
-    use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType};
-    let r53 = w.clients.route53(PRIMARY).await;
-    let zone = r53
-        .create_hosted_zone()
-        .name("shop.test.")
-        .caller_reference("zone-1")
-        .send()
-        .await?;
-    let id = zone
-        .hosted_zone()
-        .map(|z| z.id().to_string())
-        .unwrap_or_default();
-    let mut checks = Vec::new();
-    for (i, fqdn) in ["primary.shop.test", "dr.shop.test"].iter().enumerate() {
-        let hc = r53
-            .create_health_check()
-            .caller_reference(format!("hc-{i}"))
-            .health_check_config(
-                HealthCheckConfig::builder()
-                    .r#type(HealthCheckType::Https)
-                    .fully_qualified_domain_name(*fqdn)
-                    .port(443)
-                    .resource_path("/health")
-                    .build()?,
-            )
-            .send()
-            .await?;
-        checks.push(
-            hc.health_check()
-                .map(|h| h.id().to_string())
-                .unwrap_or_default(),
-        );
-    }
-    Ok(Zone {
-        id,
-        checks: [checks[0].clone(), checks[1].clone()],
-    })
-}
-
 /// How a test record set is routed.
 enum Routing {
     Failover(aws_sdk_route53::types::ResourceRecordSetFailover),
@@ -637,7 +591,7 @@ async fn failover_records(w: &World, zone: &Zone) -> anyhow::Result<()> {
 #[tokio::test]
 async fn dns_control_plane_down_failover_records_still_shift() -> anyhow::Result<()> {
     let w = world().await;
-    let zone = zone_with_checks(&w).await?;
+    let zone = zone_with_checks(&w.clients).await?;
     failover_records(&w, &zone).await?;
     w.emulator.reset_stats();
     w.emulator.faults().add(
@@ -701,7 +655,7 @@ async fn dns_control_plane_down_failover_records_still_shift() -> anyhow::Result
 async fn failover_records_need_health_checks() -> anyhow::Result<()> {
     use aws_sdk_route53::types::{ChangeAction, ResourceRecordSetFailover as F};
     let w = world().await;
-    let zone = zone_with_checks(&w).await?;
+    let zone = zone_with_checks(&w.clients).await?;
     upsert(
         &w,
         &zone.id,
@@ -803,7 +757,7 @@ async fn listed(
 async fn weighted_records_shift_and_back() -> anyhow::Result<()> {
     use aws_sdk_route53::types::ChangeAction;
     let w = world().await;
-    let zone = zone_with_checks(&w).await?;
+    let zone = zone_with_checks(&w.clients).await?;
     upsert(
         &w,
         &zone.id,
@@ -870,13 +824,13 @@ async fn weighted_records_shift_and_back() -> anyhow::Result<()> {
 async fn weighted_shift_of_unweighted_or_missing_sets_is_terminal() -> anyhow::Result<()> {
     use aws_sdk_route53::types::ChangeAction;
     let w = world().await;
-    let zone = zone_with_checks(&w).await?;
+    let zone = zone_with_checks(&w.clients).await?;
     failover_records(&w, &zone).await?;
     let e = terminal(w.actuator.observe(&shift(&zone.id, false, Side::Dr)).await);
     assert!(e.message.contains("not weighted"), "{e}");
 
     let w2 = world().await;
-    let zone2 = zone_with_checks(&w2).await?;
+    let zone2 = zone_with_checks(&w2.clients).await?;
     upsert(
         &w2,
         &zone2.id,

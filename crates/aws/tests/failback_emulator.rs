@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{init_env, settings, DR, PRIMARY};
+use common::{init_env, settings, zone_with_checks, Zone, DR, PRIMARY};
 use pilotlight_aws::{AwsActuator, Caller, ClientFactory};
 use pilotlight_core::capability::{Actuator, Observation};
 use pilotlight_core::plan::Action;
@@ -538,52 +538,6 @@ async fn reprotect_over_a_standalone_instance_is_terminal() -> anyhow::Result<()
 
 // ---- Route 53 --------------------------------------------------------------------------------
 
-struct Zone {
-    id: String,
-    /// Health checks of the primary and DR sets.
-    checks: [String; 2],
-}
-
-async fn zone_with_checks(w: &World) -> anyhow::Result<Zone> {
-    use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType};
-    let r53 = w.clients.route53(PRIMARY).await;
-    let zone = r53
-        .create_hosted_zone()
-        .name("shop.test.")
-        .caller_reference("zone-1")
-        .send()
-        .await?;
-    let id = zone
-        .hosted_zone()
-        .map(|z| z.id().to_string())
-        .unwrap_or_default();
-    let mut checks = Vec::new();
-    for (i, fqdn) in ["primary.shop.test", "dr.shop.test"].iter().enumerate() {
-        let hc = r53
-            .create_health_check()
-            .caller_reference(format!("hc-{i}"))
-            .health_check_config(
-                HealthCheckConfig::builder()
-                    .r#type(HealthCheckType::Https)
-                    .fully_qualified_domain_name(*fqdn)
-                    .port(443)
-                    .resource_path("/health")
-                    .build()?,
-            )
-            .send()
-            .await?;
-        checks.push(
-            hc.health_check()
-                .map(|h| h.id().to_string())
-                .unwrap_or_default(),
-        );
-    }
-    Ok(Zone {
-        id,
-        checks: [checks[0].clone(), checks[1].clone()],
-    })
-}
-
 fn weighted_set(
     set_id: &str,
     weight: i64,
@@ -683,7 +637,7 @@ async fn weights(w: &World, zone: &str) -> anyhow::Result<(Option<i64>, Option<i
 async fn health_of_the_serving_set_follows_its_health_check() -> anyhow::Result<()> {
     use aws_sdk_route53::types::ChangeAction;
     let w = world().await;
-    let zone = zone_with_checks(&w).await?;
+    let zone = zone_with_checks(&w.clients).await?;
     weighted_pair(&w, &zone, 100, 0).await?;
     let to_dr = shift(&zone.id, Side::Dr, Some(10));
     let to_primary = shift(&zone.id, Side::Primary, Some(90));
@@ -769,7 +723,7 @@ async fn health_of_the_serving_set_follows_its_health_check() -> anyhow::Result<
 #[tokio::test]
 async fn weighted_shift_with_a_share_and_then_all() -> anyhow::Result<()> {
     let w = world().await;
-    let zone = zone_with_checks(&w).await?;
+    let zone = zone_with_checks(&w.clients).await?;
     weighted_pair(&w, &zone, 0, 100).await?;
 
     // 10 % back to the primary.

@@ -214,3 +214,52 @@ pub async fn s3_versioning_fix_proxy(upstream: String) -> String {
     });
     endpoint
 }
+
+/// A hosted zone with one HTTPS health check per region.
+pub struct Zone {
+    /// The zone id.
+    pub id: String,
+    /// Health checks of the primary and DR sets.
+    pub checks: [String; 2],
+}
+
+/// Create the zone `shop.test.` and the health checks of its primary and DR record sets.
+pub async fn zone_with_checks(clients: &ClientFactory) -> anyhow::Result<Zone> {
+    use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType};
+    let r53 = clients.route53(PRIMARY).await;
+    let zone = r53
+        .create_hosted_zone()
+        .name("shop.test.")
+        .caller_reference("zone-1")
+        .send()
+        .await?;
+    let id = zone
+        .hosted_zone()
+        .map(|z| z.id().to_string())
+        .unwrap_or_default();
+    let mut checks = Vec::new();
+    for (i, fqdn) in ["primary.shop.test", "dr.shop.test"].iter().enumerate() {
+        let hc = r53
+            .create_health_check()
+            .caller_reference(format!("hc-{i}"))
+            .health_check_config(
+                HealthCheckConfig::builder()
+                    .r#type(HealthCheckType::Https)
+                    .fully_qualified_domain_name(*fqdn)
+                    .port(443)
+                    .resource_path("/health")
+                    .build()?,
+            )
+            .send()
+            .await?;
+        checks.push(
+            hc.health_check()
+                .map(|h| h.id().to_string())
+                .unwrap_or_default(),
+        );
+    }
+    Ok(Zone {
+        id,
+        checks: [checks[0].clone(), checks[1].clone()],
+    })
+}
