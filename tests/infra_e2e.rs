@@ -443,6 +443,14 @@ fn iam_parameters(ids: &BTreeMap<&str, String>) -> Vec<(&'static str, String)> {
             "DnsRecordNames",
             "api.confer.example,media.confer.example".into(),
         ),
+        (
+            "HaStoreTableArns",
+            format!(
+                "{},{}",
+                arn("dynamodb", DR, "table/pilotlight-confer-journal"),
+                arn("dynamodb", DR, "table/pilotlight-confer-lease")
+            ),
+        ),
     ]
 }
 

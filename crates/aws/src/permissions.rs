@@ -1,20 +1,24 @@
-//! The one table of AWS permissions: every AWS API call the adapters of this crate make, which
-//! capability makes it, the IAM action it needs and the resources the grant is scoped to.
+//! The one table of AWS permissions: every AWS API call Pilotlight makes (the adapters of this
+//! crate and the HA store), which capability makes it, the IAM action it needs and the resources
+//! the grant is scoped to.
 //!
 //! Everything else about permissions is checked against this table: the test
-//! `crates/aws/tests/permissions.rs` scans this crate's sources for every call through
-//! [`crate::retry::Caller`] and requires the set of (service, operation) pairs to equal the
-//! table's; it loads the IAM template (`infra/pilotlight-iam.yaml`) and requires every
-//! capability's policy, and every role, to grant exactly the table's actions on exactly the
-//! table's resources; and it requires the permission tables of `docs/deploying.md` to be
-//! [`markdown`]'s output. A new AWS call therefore fails a test until it is entered here, granted
-//! in the template and documented. Where AWS authorizes more than a call's own action (a final
-//! snapshot when deleting an instance), [`DEPENDENT`] says so, and the same checks include it.
+//! `crates/aws/tests/permissions.rs` scans this crate's sources, and those of the HA store
+//! (`crates/store/src`), for every call through [`crate::retry::Caller`] and requires the set of
+//! (service, operation) pairs to equal the table's; it loads the IAM template
+//! (`infra/pilotlight-iam.yaml`) and requires every capability's policy, and every role, to grant
+//! exactly the table's actions on exactly the table's resources; and it requires the permission
+//! tables of `docs/deploying.md` to be [`markdown`]'s output. A new AWS call therefore fails a
+//! test until it is entered here, granted in the template and documented. Where AWS authorizes
+//! more than a call's own action (a final snapshot when deleting an instance), [`DEPENDENT`] says
+//! so, and the same checks include it; where it authorizes a call only by its parts (a
+//! `TransactWriteItems`), [`AUTHORIZED_BY_PARTS`] says so.
 //!
 //! A *capability* is what needs the permission: `pilotlight check` (which the `readiness_gate`
 //! step uses too), one runbook step kind, or a part of the control service (`probe`: health
-//! probes; `notify`: SNS notifications). The IAM action of an operation comes from
-//! [`crate::error::iam_action`], the same function that names it in "access denied" hints.
+//! probes; `notify`: SNS notifications; `ha_store`: the DynamoDB journal and lease). The IAM
+//! action of an operation comes from [`crate::error::iam_action`], the same function that names
+//! it in "access denied" hints.
 
 use crate::error::iam_action;
 use std::collections::{BTreeMap, BTreeSet};
@@ -59,6 +63,8 @@ pub enum Resource {
     Route53Change,
     /// The SNS topic notifications are published to (`notifications.sns_topic_arn`).
     NotificationTopic,
+    /// The HA store's DynamoDB tables: the journal and the lease (`pilotlight.yaml` creates them).
+    HaStoreTable,
 }
 
 impl Resource {
@@ -82,6 +88,7 @@ impl Resource {
         Resource::SteeredHealthCheck,
         Resource::Route53Change,
         Resource::NotificationTopic,
+        Resource::HaStoreTable,
     ];
 
     /// How the IAM template names the resource: the template parameter that holds the ARNs
@@ -108,6 +115,7 @@ impl Resource {
             Resource::SteeredHealthCheck => "SteeredHealthCheckArns",
             Resource::Route53Change => "arn:${AWS::Partition}:route53:::change/*",
             Resource::NotificationTopic => "NotificationTopicArns",
+            Resource::HaStoreTable => "HaStoreTableArns",
         }
     }
 
@@ -138,12 +146,15 @@ impl Resource {
             Resource::NotificationTopic => {
                 "`arn:aws:sns:REGION:ACCOUNT:TOPIC` (`notifications.sns_topic_arn`)"
             }
+            Resource::HaStoreTable => {
+                "`arn:aws:dynamodb:REGION:ACCOUNT:table/pilotlight-ENV-journal` and `…-lease` (outputs of `pilotlight.yaml`)"
+            }
         }
     }
 }
 
 /// Something that needs AWS permissions: `pilotlight check`, one runbook step kind, or a part of
-/// the control service (health probes, notifications).
+/// the control service (health probes, notifications, the HA store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capability {
     /// Name, as the IAM template's `Metadata.Pilotlight.Capability` spells it.
@@ -226,6 +237,11 @@ pub const CAPABILITIES: &[Capability] = &[
         summary: "notifications (declarations, run start, step failures, run end) published to the SNS topic of `[notifications]`",
         step_kinds: &[],
     },
+    Capability {
+        name: "ha_store",
+        summary: "the HA store of several `pilotlight serve` instances: the journal and the lease in DynamoDB (`pilotlight_store::DynamoJournal`, `DynamoLease`)",
+        step_kinds: &[],
+    },
 ];
 
 /// Step kinds the executor carries out itself, without calling AWS.
@@ -247,9 +263,11 @@ pub struct Permission {
 }
 
 impl Permission {
-    /// The IAM action the call needs (`s3:ListBucket` for `HeadBucket`, ...).
-    pub fn iam_action(&self) -> String {
-        iam_action(self.service, self.operation)
+    /// The IAM action the call needs (`s3:ListBucket` for `HeadBucket`, ...); `None` for a call
+    /// AWS authorizes by its parts ([`AUTHORIZED_BY_PARTS`]).
+    pub fn iam_action(&self) -> Option<String> {
+        (!AUTHORIZED_BY_PARTS.contains(&(self.service, self.operation)))
+            .then(|| iam_action(self.service, self.operation))
     }
 
     /// Whether the operation only reads.
@@ -346,7 +364,20 @@ pub const PERMISSIONS: &[Permission] = &[
     p("probe", "cloudwatch", "DescribeAlarms", &[R::Any]),
     // ---- notify (notify.rs) ---------------------------------------------------------------------
     p("notify", "sns", "Publish", &[R::NotificationTopic]),
+    // ---- ha_store (crates/store/src/dynamodb.rs, lease.rs) ---------------------------------------
+    p("ha_store", "dynamodb", "GetItem", &[R::HaStoreTable]),
+    p("ha_store", "dynamodb", "Query", &[R::HaStoreTable]),
+    p("ha_store", "dynamodb", "BatchGetItem", &[R::HaStoreTable]),
+    p("ha_store", "dynamodb", "PutItem", &[R::HaStoreTable]),
+    p("ha_store", "dynamodb", "UpdateItem", &[R::HaStoreTable]),
+    // Authorized as the actions inside the transaction (AUTHORIZED_BY_PARTS, DEPENDENT).
+    p("ha_store", "dynamodb", "TransactWriteItems", &[R::HaStoreTable]),
 ];
+
+/// Calls that have no IAM action of their own: AWS authorizes each part of the request instead
+/// (a `TransactWriteItems` as the `PutItem`, `UpdateItem` and `ConditionCheckItem` it contains).
+/// Their parts are in [`DEPENDENT`].
+pub const AUTHORIZED_BY_PARTS: &[(&str, &str)] = &[("dynamodb", "TransactWriteItems")];
 
 /// An IAM action AWS authorizes in addition to a call's own, given the arguments Pilotlight sends
 /// (the "dependent actions" of the Service Authorization Reference).
@@ -381,6 +412,27 @@ pub const DEPENDENT: &[Dependent] = &[
         resources: &[R::RdsFinalSnapshot],
         why: "copying the instance's tags to the final snapshot (when `CopyTagsToSnapshot` is on)",
     },
+    Dependent {
+        service: "dynamodb",
+        operation: "TransactWriteItems",
+        action: "dynamodb:PutItem",
+        resources: &[R::HaStoreTable],
+        why: "the `Put`s of a journal transaction (events, run headers, indexes)",
+    },
+    Dependent {
+        service: "dynamodb",
+        operation: "TransactWriteItems",
+        action: "dynamodb:UpdateItem",
+        resources: &[R::HaStoreTable],
+        why: "the `Update`s of a journal transaction (run header, counter, active-run pointer)",
+    },
+    Dependent {
+        service: "dynamodb",
+        operation: "TransactWriteItems",
+        action: "dynamodb:ConditionCheckItem",
+        resources: &[R::HaStoreTable],
+        why: "the fencing check of a journal transaction (the writer's lease epoch)",
+    },
 ];
 
 /// The capability named `name`.
@@ -413,9 +465,11 @@ pub fn dependents_of(capability: &str) -> impl Iterator<Item = &'static Dependen
 pub fn grants(capability: &str) -> BTreeMap<String, BTreeSet<Resource>> {
     let mut out: BTreeMap<String, BTreeSet<Resource>> = BTreeMap::new();
     for p in of(capability) {
-        out.entry(p.iam_action())
-            .or_default()
-            .extend(p.resources.iter().copied());
+        if let Some(action) = p.iam_action() {
+            out.entry(action)
+                .or_default()
+                .extend(p.resources.iter().copied());
+        }
     }
     for d in dependents_of(capability) {
         out.entry(d.action.to_string())
@@ -447,7 +501,7 @@ pub fn markdown() -> String {
     for cap in CAPABILITIES {
         for (action, resources) in grants(cap.name) {
             let mut by: Vec<String> = of(cap.name)
-                .filter(|p| p.iam_action() == action)
+                .filter(|p| p.iam_action().as_deref() == Some(action.as_str()))
                 .map(|p| format!("`{}`", p.operation))
                 .collect();
             by.extend(

@@ -1,7 +1,8 @@
 //! The permissions table (`pilotlight_aws::permissions`) against what it describes:
-//! - the code: this crate's sources are scanned for every call through `Caller` (`call`,
-//!   `call_opt`, `call_opt_if`), and the (service, operation) pairs found must equal the
-//!   table's, so a new AWS call without a table entry fails here;
+//! - the code: this crate's sources and the HA store's (`crates/store/src`, the files that use
+//!   `Caller`) are scanned for every call through `Caller` (`call`, `call_opt`, `call_opt_if`),
+//!   and the (service, operation) pairs found must equal the table's, so a new AWS call without
+//!   a table entry fails here;
 //! - the IAM template `infra/pilotlight-iam.yaml`: every policy grants exactly the actions of its
 //!   capabilities on exactly their resources, and every role exactly those of its capabilities;
 //! - the docs: the permission tables of `docs/deploying.md` are `permissions::markdown()`
@@ -35,6 +36,53 @@ fn src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
+/// Where the HA store's sources are; their files are named `store/<file>` in [`Call::file`].
+fn store_src_dir() -> PathBuf {
+    repo().join("crates/store/src")
+}
+
+const STORE_PREFIX: &str = "store/";
+
+/// Every source file the scan reads: this crate's (named relative to `crates/aws/src`) and the
+/// HA store's files that call AWS through a `Caller` (they name it; named `store/<file>`).
+fn scanned_files() -> Vec<(String, String)> {
+    let mut files = rust_files(&src_dir());
+    files.extend(
+        rust_files(&store_src_dir())
+            .into_iter()
+            .filter(|(_, text)| text.to_lowercase().contains("caller"))
+            .map(|(f, text)| (format!("{STORE_PREFIX}{f}"), text)),
+    );
+    files
+}
+
+/// The string constants (`const NAME: &str = "value";`) of the scanned files, by name: a
+/// call's service may be one (`SERVICE` in the store).
+fn string_constants(files: &[(String, String)]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (_, text) in files {
+        let code = strip_comments(text);
+        for stmt in code.split(';') {
+            let stmt = stmt.trim();
+            let Some(at) = stmt.find("const ") else {
+                continue;
+            };
+            let Some((lhs, rhs)) = stmt[at + "const ".len()..].split_once('=') else {
+                continue;
+            };
+            let Some((name, ty)) = lhs.split_once(':') else {
+                continue;
+            };
+            if ty.trim() == "&str" {
+                if let Some(v) = string_literal(rhs.trim()) {
+                    out.insert(name.trim().to_string(), v);
+                }
+            }
+        }
+    }
+    out
+}
+
 // ---- scanning the sources ------------------------------------------------------------------
 
 /// The operation argument of a call.
@@ -47,7 +95,7 @@ enum Op {
 /// One call through `Caller` found in the sources.
 #[derive(Debug, Clone)]
 struct Call {
-    /// Path under `crates/aws/src`, with `/`.
+    /// Path under `crates/aws/src`, with `/` (`store/<file>` for the HA store's files).
     file: String,
     line: usize,
     service: String,
@@ -265,12 +313,15 @@ fn identifier(arg: &str) -> Option<String> {
     ok.then(|| arg.to_string())
 }
 
-/// Every call through `Caller` in the non-test code of `crates/aws/src`, and the call sites the
-/// scan could not read (a non-literal service, an operation that is an expression).
+/// Every call through `Caller` in the non-test code of `crates/aws/src` and the HA store, and the
+/// call sites the scan could not read (a service that is neither a literal nor a string
+/// constant, an operation that is an expression).
 fn scan() -> (Vec<Call>, Vec<String>) {
     let mut calls = Vec::new();
     let mut unreadable = Vec::new();
-    for (file, text) in rust_files(&src_dir()) {
+    let files = scanned_files();
+    let constants = string_constants(&files);
+    for (file, text) in files {
         let code = strip_test_items(&strip_comments(&text));
         let line_of = |pos: usize| code[..pos].matches('\n').count() + 1;
         let mut from = 0;
@@ -294,12 +345,14 @@ fn scan() -> (Vec<Call>, Vec<String>) {
             let args = arguments(&code, open, 3);
             let line = line_of(at);
             let parsed = match args.as_slice() {
-                [service, _region, op] => string_literal(service).and_then(|service| {
-                    string_literal(op)
-                        .map(Op::Literal)
-                        .or_else(|| identifier(op).map(Op::Variable))
-                        .map(|op| (service, op))
-                }),
+                [service, _region, op] => string_literal(service)
+                    .or_else(|| constants.get(service.as_str()).cloned())
+                    .and_then(|service| {
+                        string_literal(op)
+                            .map(Op::Literal)
+                            .or_else(|| identifier(op).map(Op::Variable))
+                            .map(|op| (service, op))
+                    }),
                 _ => None,
             };
             match parsed {
@@ -461,6 +514,41 @@ fn check_is_exactly_what_the_readiness_adapter_reads() {
 }
 
 #[test]
+fn ha_store_is_exactly_what_the_store_calls() {
+    let (calls, _) = scan();
+    let store = scanned_operations(
+        &calls
+            .iter()
+            .filter(|c| c.file.starts_with(STORE_PREFIX))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    for file in ["dynamodb.rs", "lease.rs"] {
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.file == format!("{STORE_PREFIX}{file}")),
+            "no call found in crates/store/src/{file}: is the scan broken?"
+        );
+    }
+    let ha: BTreeSet<(String, String)> = permissions::of("ha_store")
+        .map(|p| (p.service.to_string(), p.operation.to_string()))
+        .collect();
+    assert_eq!(store, ha);
+    // A transaction is authorized by its parts: the store's transactions put, update and check
+    // a condition, and the capability grants exactly those.
+    let actions = permissions::actions("ha_store");
+    for part in [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    ] {
+        assert!(actions.contains(part), "ha_store lacks {part}");
+    }
+    assert!(!actions.contains("dynamodb:TransactWriteItems"));
+}
+
+#[test]
 fn actuator_calls_belong_to_step_kinds() {
     let (calls, _) = scan();
     let actuator = scanned_operations(
@@ -572,7 +660,15 @@ fn the_table_is_well_formed() {
             "listed twice: {p:?}"
         );
         assert!(!p.resources.is_empty(), "no resources: {p:?}");
-        let action = p.iam_action();
+        let Some(action) = p.iam_action() else {
+            assert!(
+                DEPENDENT
+                    .iter()
+                    .any(|d| d.service == p.service && d.operation == p.operation),
+                "a call authorized by its parts lists them in DEPENDENT: {p:?}"
+            );
+            continue;
+        };
         let (prefix, name) = action.split_once(':').expect("service:Action");
         assert!(
             !prefix.is_empty() && name.chars().next().is_some_and(|c| c.is_ascii_uppercase()),

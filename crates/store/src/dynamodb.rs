@@ -79,17 +79,6 @@ pub(crate) const SERVICE: &str = "dynamodb";
 /// How many times an operation that lost a conditional race re-reads and tries again.
 pub const MAX_CONTENDED_ATTEMPTS: u32 = 25;
 
-/// The DynamoDB actions the HA store calls (journal and lease), for the IAM policy.
-pub const DYNAMODB_ACTIONS: &[&str] = &[
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:Query",
-    "dynamodb:BatchGetItem",
-    "dynamodb:TransactWriteItems",
-    "dynamodb:ConditionCheckItem",
-];
-
 const HEADER_SEQ: u64 = 0;
 /// Index positions: `created_at_ms * ORDER_SCALE + (counter % ORDER_SCALE)`.
 const ORDER_SCALE: u128 = 1_000_000;
