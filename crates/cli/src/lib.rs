@@ -163,6 +163,22 @@ pub enum Command {
         /// Address of the HTTP API (observer reports, health).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Several instances: the HA store's journal table (DynamoDB). With it, the instances
+        /// elect a leader through --ha-lease-table; only the leader acts (docs/deploying.md).
+        #[arg(long, requires = "ha_lease_table")]
+        ha_journal_table: Option<String>,
+        /// The HA store's lease table (DynamoDB).
+        #[arg(long, requires = "ha_journal_table")]
+        ha_lease_table: Option<String>,
+        /// Region of the HA store's tables (default: the environment's DR region).
+        #[arg(long)]
+        ha_region: Option<String>,
+        /// This instance's unique name, the lease holder (default: host name and process id).
+        #[arg(long)]
+        instance: Option<String>,
+        /// How long a leader's lease lasts without renewal; a successor takes over after it.
+        #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+        lease_duration: std::time::Duration,
     },
     /// Run one vantage point's probes from here and report them to the control service.
     Observer {
@@ -172,9 +188,10 @@ pub enum Command {
         /// This observer's vantage point id (`[[health.vantage_points]]`).
         #[arg(long)]
         vantage: String,
-        /// The control service's URL, e.g. http://10.0.0.5:8080.
-        #[arg(long)]
-        control: String,
+        /// The control service's URL, e.g. http://10.0.0.5:8080; repeat it for several
+        /// instances (every instance receives every report).
+        #[arg(long, required = true)]
+        control: Vec<String>,
         /// File holding this observer's bearer token (its SHA-256 is in the config).
         #[arg(long)]
         token_file: PathBuf,
@@ -374,7 +391,25 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             runs::failback(paths, args).await
         }
         Command::Status { config, output } => status::run(paths, &config, output).await,
-        Command::Serve { config, listen } => serve::serve(paths, &config, listen).await,
+        Command::Serve {
+            config,
+            listen,
+            ha_journal_table,
+            ha_lease_table,
+            ha_region,
+            instance,
+            lease_duration,
+        } => {
+            let ha = ha_journal_table
+                .zip(ha_lease_table)
+                .map(|(journal_table, lease_table)| serve::Ha {
+                    journal_table,
+                    lease_table,
+                    region: ha_region,
+                    lease_duration,
+                });
+            serve::serve(paths, &config, listen, instance, ha).await
+        }
         Command::Observer {
             config,
             vantage,

@@ -132,10 +132,21 @@ pub(crate) fn notifier(
 }
 
 pub(crate) fn executor(env: &EnvironmentConfig, journal: Arc<dyn Journal>) -> Executor {
+    executor_with(env, journal, |a| a)
+}
+
+/// An executor whose actuator is `wrap`ped (the HA control service guards it with its lease).
+pub(crate) fn executor_with(
+    env: &EnvironmentConfig,
+    journal: Arc<dyn Journal>,
+    wrap: impl FnOnce(
+        Arc<dyn pilotlight_core::capability::Actuator>,
+    ) -> Arc<dyn pilotlight_core::capability::Actuator>,
+) -> Executor {
     let w = wire(env);
     let caps = Capabilities {
         notifier: notifier(env, &w),
-        actuator: w.actuator,
+        actuator: wrap(w.actuator),
         facts: w.facts,
     };
     Executor::new(

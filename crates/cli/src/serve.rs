@@ -2,10 +2,14 @@
 //! schedule, the executor, the HTTP API) and `pilotlight observer` (a remote vantage point), and
 //! `pilotlight ack` (a person acknowledges an automatic run, which lets the trigger act again).
 
-use crate::runs::{executor, load_config, load_plan, notifier, open_journal, wire, Paths};
+use crate::runs::{
+    executor, executor_with, load_config, load_plan, notifier, open_journal, wire, Paths,
+};
 use anyhow::{Context, Result};
+use pilotlight_core::capability::Actuator;
 use pilotlight_core::journal::{Decision, Journal};
-use pilotlight_server::{Control, ControlDeps, ControlSettings, ProbeResult, ProbeRunner};
+use pilotlight_server::leader::{self, Election, GuardedActuator, LeaderGuard};
+use pilotlight_server::{Acting, Control, ControlDeps, ControlSettings, ProbeResult, ProbeRunner};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -53,8 +57,37 @@ fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
     rx
 }
 
-/// `pilotlight serve --config FILE [--listen ADDR]`.
-pub async fn serve(paths: &Paths, config: &Path, listen: SocketAddr) -> Result<u8> {
+/// Several instances on the HA store (`pilotlight serve --ha-journal-table … --ha-lease-table …`).
+#[derive(Debug, Clone)]
+pub struct Ha {
+    /// The journal table (DynamoDB).
+    pub journal_table: String,
+    /// The lease table (DynamoDB).
+    pub lease_table: String,
+    /// The tables' region (default: the DR region).
+    pub region: Option<String>,
+    /// The lease duration.
+    pub lease_duration: Duration,
+}
+
+/// The default instance name: host name and process id.
+fn default_instance() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "pilotlight".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// `pilotlight serve --config FILE [--listen ADDR] [--ha-journal-table T --ha-lease-table L]`.
+pub async fn serve(
+    paths: &Paths,
+    config: &Path,
+    listen: SocketAddr,
+    instance: Option<String>,
+    ha: Option<Ha>,
+) -> Result<u8> {
     let env = match load_config(config) {
         Ok(e) => e,
         Err(code) => return Ok(code),
@@ -66,19 +99,87 @@ pub async fn serve(paths: &Paths, config: &Path, listen: SocketAddr) -> Result<u
         );
         return Ok(2);
     }
+    if ha
+        .as_ref()
+        .is_some_and(|h| h.lease_duration < Duration::from_secs(3))
+    {
+        eprintln!("--lease-duration must be at least 3s (the leader renews every third of it)");
+        return Ok(2);
+    }
     let failover = match load_plan(paths, &env, "failover") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let journal = open_journal(&paths.journal)?;
-    let _lock = match crate::runs::driver_lock(&paths.journal, &env.environment.name)? {
-        Ok(l) => l,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return Ok(2);
+    let instance = instance.unwrap_or_else(default_instance);
+    let w = wire(&env);
+    let env_name = env.environment.name.clone();
+    // One instance: the SQLite journal, a per-host lock, and this instance always leads.
+    // Several: the DynamoDB journal (read unfenced, written fenced by the lease epoch) and an
+    // election; the executor's actions are guarded by the lease.
+    let mut _lock = None;
+    let mut election = None;
+    let (journal, executor): (Arc<dyn Journal>, _) = match &ha {
+        None => {
+            let journal = open_journal(&paths.journal)?;
+            _lock = match crate::runs::driver_lock(&paths.journal, &env_name)? {
+                Ok(l) => Some(l),
+                Err(msg) => {
+                    eprintln!("{msg}");
+                    return Ok(2);
+                }
+            };
+            (journal.clone(), executor(&env, journal))
+        }
+        Some(ha) => {
+            let region = ha.region.clone().unwrap_or_else(|| env.regions.dr.clone());
+            let journal = pilotlight_store::DynamoJournal::connect(
+                &w.factory,
+                w.caller.clone(),
+                &region,
+                ha.journal_table.clone(),
+            )
+            .await;
+            let lease = pilotlight_store::DynamoLease::new(
+                w.factory.dynamodb(&region).await,
+                w.caller.clone(),
+                region.clone(),
+                ha.lease_table.clone(),
+                env_name.clone(),
+                ha.lease_duration,
+            );
+            let guard = LeaderGuard::new();
+            let guarded = |g: LeaderGuard| {
+                move |a: Arc<dyn Actuator>| -> Arc<dyn Actuator> {
+                    Arc::new(GuardedActuator::new(a, g))
+                }
+            };
+            let make_acting: leader::MakeActing = {
+                let (env, journal, guard) = (env.clone(), journal.clone(), guard.clone());
+                let (lease_table, env_name) = (ha.lease_table.clone(), env_name.clone());
+                Arc::new(move |epoch| {
+                    let fenced: Arc<dyn Journal> =
+                        Arc::new(journal.with_fence(&lease_table, &env_name, epoch));
+                    Acting {
+                        journal: fenced.clone(),
+                        executor: executor_with(&env, fenced, guarded(guard.clone())),
+                        epoch: Some(epoch),
+                    }
+                })
+            };
+            election = Some(Election {
+                lease: Arc::new(lease),
+                holder: instance.clone(),
+                lease_duration: ha.lease_duration,
+                guard: guard.clone(),
+                make_acting,
+            });
+            let journal: Arc<dyn Journal> = Arc::new(journal);
+            // Never acts: the instance stands by until elected, and then acts with the fenced
+            // journal's executor.
+            let standby = executor_with(&env, journal.clone(), guarded(guard));
+            (journal, standby)
         }
     };
-    let w = wire(&env);
     let notify = notifier(&env, &w);
     let prober = pilotlight_probes::Prober::new(
         w.factory.clone(),
@@ -87,28 +188,61 @@ pub async fn serve(paths: &Paths, config: &Path, listen: SocketAddr) -> Result<u
     );
     let deps = ControlDeps {
         env: Arc::new(env.clone()),
-        journal: journal.clone(),
-        executor: executor(&env, journal.clone()),
+        journal,
+        executor,
         failover,
         facts: w.facts.clone(),
         probes: Arc::new(Probes(prober)),
         notifier: notify,
     };
-    let control =
-        Control::new(deps, ControlSettings::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let settings = ControlSettings {
+        instance: instance.clone(),
+        ..ControlSettings::default()
+    };
+    let control = Control::new(deps, settings).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if election.is_some() {
+        control.stand_by();
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}; pick a free address with --listen"))?;
     let addr = listener.local_addr()?;
     eprintln!(
-        "pilotlight serve: watching {} (trigger mode {:?}); API on http://{addr}",
+        "pilotlight serve: watching {} (trigger mode {:?}{}); API on http://{addr}",
         env.environment.name,
         env.health
             .as_ref()
             .map(|h| h.trigger.mode)
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        match &ha {
+            Some(h) => format!(
+                "; instance {instance}, HA store {}/{} — acts only while it holds the lease",
+                h.journal_table, h.lease_table
+            ),
+            None => String::new(),
+        }
     );
     let stop = shutdown_signal();
+    let elected = election.map(|e| {
+        let (role_tx, mut role_rx) = tokio::sync::watch::channel(leader::Role {
+            instance: instance.clone(),
+            leader: false,
+            epoch: None,
+        });
+        // One line per change of role, for people and tests following the log.
+        tokio::spawn(async move {
+            while role_rx.changed().await.is_ok() {
+                let r = role_rx.borrow_and_update().clone();
+                match r.epoch {
+                    Some(epoch) => {
+                        eprintln!("pilotlight serve: {} leads (epoch {epoch})", r.instance)
+                    }
+                    None => eprintln!("pilotlight serve: {} stands by", r.instance),
+                }
+            }
+        });
+        tokio::spawn(leader::run(control.clone(), e, role_tx, stop.clone()))
+    });
     let app = pilotlight_server::api::router(control.clone());
     let mut http_stop = stop.clone();
     let server = tokio::spawn(async move {
@@ -122,6 +256,9 @@ pub async fn serve(paths: &Paths, config: &Path, listen: SocketAddr) -> Result<u
         .run(stop)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(e) = elected {
+        e.await?;
+    }
     server.await??;
     eprintln!("pilotlight serve: stopped");
     Ok(0)
@@ -131,7 +268,7 @@ pub async fn serve(paths: &Paths, config: &Path, listen: SocketAddr) -> Result<u
 pub async fn observer(
     config: &Path,
     vantage: &str,
-    control: &str,
+    control: &[String],
     token_file: &Path,
 ) -> Result<u8> {
     let env = match load_config(config) {
@@ -158,7 +295,10 @@ pub async fn observer(
         w.caller.clone(),
         env.regions.primary.clone(),
     );
-    eprintln!("pilotlight observer: vantage point {vantage} reporting to {control}");
+    eprintln!(
+        "pilotlight observer: vantage point {vantage} reporting to {}",
+        control.join(", ")
+    );
     match pilotlight_server::observer::run(
         &health,
         vantage,

@@ -6,6 +6,8 @@
 //!   remote vantage point, placed on the control service's clock when they arrive.
 //! - `GET /api/v1/health`: the latest assessment, readiness, lag, trigger decision, evidence.
 //! - `GET /api/v1/health/events`: recorded declarations and trigger decisions, newest first.
+//! - `GET /api/v1/leader`: this instance, whether it leads (acts) and its lease epoch; of
+//!   several instances on the HA store only the leader acts, the others serve reads.
 
 use crate::control::Control;
 use crate::{auth, now};
@@ -66,6 +68,7 @@ pub fn router(control: Control) -> Router {
         .route("/api/v1/observations", post(observations))
         .route("/api/v1/health", get(health))
         .route("/api/v1/health/events", get(events))
+        .route("/api/v1/leader", get(leader))
         .with_state(control)
 }
 
@@ -158,4 +161,13 @@ async fn events(State(control): State<Control>, Query(q): Query<Limit>) -> Respo
         Ok(events) => Json(events).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
+}
+
+async fn leader(State(control): State<Control>) -> Response {
+    Json(serde_json::json!({
+        "instance": control.instance(),
+        "leader": control.is_leader(),
+        "epoch": control.acting().and_then(|a| a.epoch),
+    }))
+    .into_response()
 }

@@ -2,6 +2,12 @@
 //! observers, evaluation on every tick, readiness on a schedule, and the trigger's decision
 //! carried out — recorded as a health event, notified, and (auto, or recommend with an approval
 //! step in front) a failover run started and driven by the executor.
+//!
+//! Only a *leading* control service acts (records, notifies, starts and drives runs). One
+//! instance on the embedded journal always leads. Of several instances on the HA store
+//! ([`crate::leader`]), the lease holder leads with a journal fenced by its epoch; the others
+//! stand by: they watch and evaluate like the leader (so a successor knows the health picture)
+//! and serve reads, but change nothing.
 
 use crate::{ms, now, ProbeRunner, ServeError};
 use pilotlight_core::capability::{Notification, Notifier, ReadinessFacts};
@@ -33,12 +39,15 @@ pub const APPROVAL_STEP: &str = "approve-failover";
 pub struct ControlSettings {
     /// How often the health state is evaluated.
     pub tick: Duration,
+    /// This instance's name (the lease holder on the HA store; shown by the API).
+    pub instance: String,
 }
 
 impl Default for ControlSettings {
     fn default() -> Self {
         ControlSettings {
             tick: Duration::from_secs(1),
+            instance: "pilotlight".into(),
         }
     }
 }
@@ -50,7 +59,9 @@ pub struct ControlDeps {
     pub env: Arc<EnvironmentConfig>,
     /// The journal (runs, decisions, health events).
     pub journal: Arc<dyn Journal>,
-    /// The executor that runs what the trigger starts (and resumes an interrupted run).
+    /// The executor that runs what the trigger starts (and resumes an interrupted run) while this
+    /// instance leads with `journal` (a single instance leads from the start; on the HA store
+    /// [`Control::lead`] replaces it with one over the fenced journal).
     pub executor: Executor,
     /// The failover plan the trigger starts.
     pub failover: Plan,
@@ -77,7 +88,27 @@ pub struct WatchView {
     pub trigger_run: Option<String>,
 }
 
+/// What a leading control service acts with: the journal its writes go to (on the HA store,
+/// fenced by the lease epoch) and the executor over that journal.
+#[derive(Clone)]
+pub struct Acting {
+    /// The journal the leader writes (fenced on the HA store).
+    pub journal: Arc<dyn Journal>,
+    /// The executor that starts and drives runs.
+    pub executor: Executor,
+    /// The lease epoch of this leadership (`None`: a single instance, no lease).
+    pub epoch: Option<u64>,
+}
+
+struct Leading {
+    acting: Acting,
+    /// The runs this leadership drives, stopped when it ends.
+    drives: Vec<tokio::task::AbortHandle>,
+}
+
 struct State {
+    /// `Some` while this instance leads.
+    leading: Option<Leading>,
     evaluator: HealthEvaluator,
     view: WatchView,
     /// The failure (its declaration time) the trigger has already acted on.
@@ -109,10 +140,19 @@ impl Control {
         })?;
         let evaluator = HealthEvaluator::new(health.settings())
             .map_err(|e| ServeError::Settings(e.to_string()))?;
+        let acting = Acting {
+            journal: deps.journal.clone(),
+            executor: deps.executor.clone(),
+            epoch: None,
+        };
         Ok(Control {
             deps,
             health: Arc::new(health),
             state: Arc::new(Mutex::new(State {
+                leading: Some(Leading {
+                    acting,
+                    drives: Vec::new(),
+                }),
                 evaluator,
                 view: WatchView::default(),
                 acted_on: None,
@@ -133,9 +173,69 @@ impl Control {
         &self.deps.env
     }
 
-    /// The journal.
+    /// The journal, for reading (on the HA store, unfenced: writes go through [`Acting`]).
     pub fn journal(&self) -> &Arc<dyn Journal> {
         &self.deps.journal
+    }
+
+    /// What this instance acts with, while it leads; `None` while it stands by.
+    pub fn acting(&self) -> Option<Acting> {
+        self.lock().leading.as_ref().map(|l| l.acting.clone())
+    }
+
+    /// Whether this instance leads (acts) now.
+    pub fn is_leader(&self) -> bool {
+        self.lock().leading.is_some()
+    }
+
+    /// This instance's name.
+    pub fn instance(&self) -> &str {
+        &self.settings.instance
+    }
+
+    /// Stop acting: stop driving runs (their journal stays as it is: a successor resumes them)
+    /// and make no more records, notifications or runs until [`Control::lead`].
+    pub fn stand_by(&self) {
+        let leading = self.lock().leading.take();
+        if let Some(l) = leading {
+            for d in &l.drives {
+                d.abort();
+            }
+            warn!(epoch = ?l.acting.epoch, "standing by: this instance no longer leads");
+        }
+    }
+
+    /// Start acting with `acting` (a newly granted leadership): resume the environment's
+    /// interrupted run, if there is one, then act on what the evaluation finds.
+    pub async fn lead(&self, acting: Acting) -> Result<(), ServeError> {
+        self.stand_by();
+        info!(epoch = ?acting.epoch, "leading: this instance acts");
+        {
+            let mut st = self.lock();
+            st.leading = Some(Leading {
+                acting,
+                drives: Vec::new(),
+            });
+            // What the previous leader did is in the journal, not here: decide afresh.
+            st.last_recorded = None;
+        }
+        self.resume_interrupted().await
+    }
+
+    /// Resume the environment's active run, if any (this instance must lead).
+    async fn resume_interrupted(&self) -> Result<(), ServeError> {
+        let Some(acting) = self.acting() else {
+            return Ok(());
+        };
+        if let Some(active) = acting
+            .journal
+            .active_run(&self.deps.env.environment.name)
+            .await?
+        {
+            warn!(run_id = %active.id, epoch = ?acting.epoch, "resuming the environment's interrupted run");
+            self.drive(&acting, active.id.clone());
+        }
+        Ok(())
     }
 
     /// What the loop knows now.
@@ -183,15 +283,7 @@ impl Control {
     /// Run until `shutdown` fires: the control service's probes, readiness on its schedule, and
     /// the evaluation loop; resume an interrupted run first.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> Result<(), ServeError> {
-        if let Some(active) = self
-            .deps
-            .journal
-            .active_run(&self.deps.env.environment.name)
-            .await?
-        {
-            warn!(run_id = %active.id, "resuming the environment's interrupted run");
-            self.drive(active.id.clone());
-        }
+        self.resume_interrupted().await?;
         let mut tasks = tokio::task::JoinSet::new();
         for v in self
             .health
@@ -301,20 +393,24 @@ impl Control {
             (a, st.view.clone())
         };
         let env_name = self.deps.env.environment.name.clone();
+        let acting = self.acting();
         if let Some(d) = &assessment.declaration {
             let kind = match d.kind {
                 DeclarationKind::Failure => "declaration",
                 DeclarationKind::Recovery => "recovery",
             };
-            warn!(environment = %env_name, kind, "{}", d.summary);
-            self.record(
-                kind,
-                &d.summary,
-                serde_json::to_value(d).unwrap_or_default(),
-                None,
-            )
-            .await?;
-            self.notify(kind, None, d.summary.clone()).await;
+            warn!(environment = %env_name, kind, leader = acting.is_some(), "{}", d.summary);
+            if let Some(acting) = &acting {
+                self.record(
+                    acting,
+                    kind,
+                    &d.summary,
+                    serde_json::to_value(d).unwrap_or_default(),
+                    None,
+                )
+                .await?;
+                self.notify(kind, None, d.summary.clone()).await;
+            }
             if d.kind == DeclarationKind::Failure {
                 self.lock().failure_summary = Some(d.summary.clone());
             }
@@ -329,6 +425,10 @@ impl Control {
         let HealthState::Failing { since } = assessment.state else {
             return Ok(());
         };
+        // Standing by: the leader decides and acts.
+        let Some(acting) = acting else {
+            return Ok(());
+        };
         if self.lock().acted_on == Some(since) {
             return Ok(());
         }
@@ -339,6 +439,7 @@ impl Control {
             .unwrap_or_else(|| "failure declared".into());
         let inputs = self
             .inputs(
+                &acting,
                 DeclaredFailure {
                     since,
                     summary: summary.clone(),
@@ -367,8 +468,7 @@ impl Control {
                 } else {
                     self.deps.failover.clone()
                 };
-                let started = self
-                    .deps
+                let started = acting
                     .executor
                     .start(StartRequest {
                         plan,
@@ -384,7 +484,8 @@ impl Control {
                         // Another run is active (or the journal failed): hold, say why, retry.
                         warn!(error = %e, "the trigger could not start a failover");
                         let why = format!("cannot start a failover: {e}");
-                        self.record_once("trigger_hold", &why, &why, detail).await?;
+                        self.record_once(&acting, "trigger_hold", &why, &why, detail)
+                            .await?;
                         return Ok(());
                     }
                 };
@@ -393,7 +494,7 @@ impl Control {
                 } else {
                     "trigger_fail_over"
                 };
-                self.deps
+                acting
                     .journal
                     .record_decision(&Decision {
                         run_id: run.id.clone(),
@@ -404,8 +505,14 @@ impl Control {
                         at_ms: ms(at),
                     })
                     .await?;
-                self.record(kind, &decision.summary(), detail, Some(run.id.clone()))
-                    .await?;
+                self.record(
+                    &acting,
+                    kind,
+                    &decision.summary(),
+                    detail,
+                    Some(run.id.clone()),
+                )
+                .await?;
                 let message = if recommend {
                     format!(
                         "{}: approve with `pilotlight approve {} {APPROVAL_STEP}`, or abort it",
@@ -421,18 +528,18 @@ impl Control {
                     st.acted_on = Some(since);
                     st.view.trigger_run = Some(run.id.clone());
                 }
-                self.drive(run.id);
+                self.drive(&acting, run.id);
             }
             TriggerDecision::Hold { reasons, .. } => {
                 // Recorded again only when the set of blocking interlocks changes (the
                 // summary's remaining cool-down changes every tick).
                 let names: Vec<&str> = reasons.iter().map(|r| r.name()).collect();
                 let key = format!("hold: {}", names.join(","));
-                self.record_once("trigger_hold", &key, &decision.summary(), detail)
+                self.record_once(&acting, "trigger_hold", &key, &decision.summary(), detail)
                     .await?;
             }
             TriggerDecision::Off { .. } => {
-                self.record_once("trigger_off", "off", &decision.summary(), detail)
+                self.record_once(&acting, "trigger_off", "off", &decision.summary(), detail)
                     .await?;
             }
         }
@@ -441,11 +548,12 @@ impl Control {
 
     async fn inputs(
         &self,
+        acting: &Acting,
         failure: DeclaredFailure,
         view: &WatchView,
     ) -> Result<TriggerInputs, ServeError> {
         let env = &self.deps.env.environment.name;
-        let journal = &self.deps.journal;
+        let journal = &acting.journal;
         let active = journal.active_run(env).await?;
         let runs = journal.runs(Some(env), 50).await?;
         let last = runs.first().map(|r| LastRun {
@@ -498,27 +606,38 @@ impl Control {
         })
     }
 
-    /// Drive a run to its end in the background.
-    fn drive(&self, run_id: String) {
-        let exec = self.deps.executor.clone();
-        tokio::spawn(async move {
+    /// Drive a run to its end in the background, for as long as this leadership lasts.
+    fn drive(&self, acting: &Acting, run_id: String) {
+        let exec = acting.executor.clone();
+        let epoch = acting.epoch;
+        let task = tokio::spawn(async move {
             match exec.drive(&run_id).await {
                 Ok(status) => info!(run_id = %run_id, status = status.label(), "run ended"),
                 Err(e) => {
-                    error!(run_id = %run_id, error = %e, "run stopped; it resumes when the service restarts")
+                    error!(run_id = %run_id, ?epoch, error = %e, "run stopped; it resumes when the service restarts or another instance leads")
                 }
             }
         });
+        let mut st = self.lock();
+        match st.leading.as_mut() {
+            Some(l) if l.acting.epoch == epoch => {
+                l.drives.retain(|d| !d.is_finished());
+                l.drives.push(task.abort_handle());
+            }
+            // The leadership ended meanwhile.
+            _ => task.abort(),
+        }
     }
 
     async fn record(
         &self,
+        acting: &Acting,
         kind: &str,
         summary: &str,
         detail: serde_json::Value,
         run_id: Option<String>,
     ) -> Result<(), ServeError> {
-        self.deps
+        acting
             .journal
             .record_health_event(&HealthEvent {
                 environment: self.deps.env.environment.name.clone(),
@@ -536,6 +655,7 @@ impl Control {
     /// recorded.
     async fn record_once(
         &self,
+        acting: &Acting,
         kind: &str,
         key: &str,
         summary: &str,
@@ -546,7 +666,7 @@ impl Control {
             return Ok(());
         }
         warn!(kind, "{summary}");
-        self.record(kind, summary, detail, None).await?;
+        self.record(acting, kind, summary, detail, None).await?;
         self.notify(kind, None, summary.to_string()).await;
         self.lock().last_recorded = Some(key);
         Ok(())

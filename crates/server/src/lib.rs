@@ -10,9 +10,10 @@
 pub mod api;
 pub mod auth;
 pub mod control;
+pub mod leader;
 pub mod observer;
 
-pub use control::{Control, ControlDeps, ControlSettings, TRIGGER_ACTOR};
+pub use control::{Acting, Control, ControlDeps, ControlSettings, TRIGGER_ACTOR};
 
 use pilotlight_core::health::ProbeOutcome;
 use pilotlight_core::model::ProbeConfig;

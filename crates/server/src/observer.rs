@@ -1,6 +1,7 @@
 //! The observer (`pilotlight observer`): runs one vantage point's probes from wherever it is
-//! deployed (another region) and reports every attempt to the control service. A report that
-//! cannot be delivered is dropped and logged — a missing report is "unknown" to the control
+//! deployed (another region) and reports every attempt to the control service — to every
+//! instance of it, when several run on the HA store (each evaluates, so a successor already knows
+//! the health picture). A report that cannot be delivered is dropped and logged — a missing report is "unknown" to the control
 //! service, never "down".
 
 use crate::api::{Report, ReportedSample};
@@ -42,17 +43,22 @@ pub async fn send(
     })
 }
 
-/// Run the probes of vantage point `vantage` until `shutdown` fires, reporting each attempt.
-/// Fails at once on settings that cannot work (unknown vantage point, one that runs in the
+/// Run the probes of vantage point `vantage` until `shutdown` fires, reporting each attempt to
+/// every control-service instance in `urls`. Fails at once on settings that cannot work (unknown vantage point, one that runs in the
 /// control service, or a refused token on the first report).
 pub async fn run(
     health: &HealthConfig,
     vantage: &str,
-    url: &str,
+    urls: &[String],
     token: &str,
     probes: Arc<dyn ProbeRunner>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
+    if urls.is_empty() {
+        return Err(ServeError::Settings(
+            "no control service to report to: give --control URL".into(),
+        ));
+    }
     let vp = health
         .vantage_points
         .iter()
@@ -89,7 +95,7 @@ pub async fn run(
             .probe_settings(&p.id.as_str().into())
             .ok_or_else(|| ServeError::Settings(format!("probe `{}` has no settings", p.id)))?;
         let (probe, probes, client) = (p.clone(), probes.clone(), client.clone());
-        let (url, token, vantage) = (url.to_string(), token.to_string(), vantage.to_string());
+        let (urls, token, vantage) = (urls.to_vec(), token.to_string(), vantage.to_string());
         let (mut stop, refused_tx) = (shutdown.clone(), refused_tx.clone());
         tasks.spawn(async move {
             loop {
@@ -102,14 +108,20 @@ pub async fn run(
                         latency: Some(r.latency),
                     }],
                 };
-                match send(&client, &url, &token, &report).await {
-                    Ok(()) => {}
-                    Err(e) if e.is_retryable() => {
-                        warn!(probe = %probe.id, error = %e, "report not delivered; the control service counts it as unknown")
-                    }
-                    Err(e) => {
-                        let _ = refused_tx.send(e).await;
-                        return;
+                let sent = futures::future::join_all(
+                    urls.iter().map(|url| send(&client, url, &token, &report)),
+                )
+                .await;
+                for r in sent {
+                    match r {
+                        Ok(()) => {}
+                        Err(e) if e.is_retryable() => {
+                            warn!(probe = %probe.id, error = %e, "report not delivered; the control service counts it as unknown")
+                        }
+                        Err(e) => {
+                            let _ = refused_tx.send(e).await;
+                            return;
+                        }
                     }
                 }
                 tokio::select! {
@@ -120,7 +132,7 @@ pub async fn run(
         });
     }
     drop(refused_tx);
-    info!(vantage, url, probes = tasks.len(), "observer running");
+    info!(vantage, control = %urls.join(","), probes = tasks.len(), "observer running");
     let outcome = tokio::select! {
         Some(e) = refused_rx.recv() => Err(e),
         _ = shutdown.changed() => Ok(()),

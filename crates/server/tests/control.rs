@@ -221,6 +221,7 @@ fn rig(mode: &str) -> Rig {
         },
         ControlSettings {
             tick: Duration::from_millis(50),
+            ..ControlSettings::default()
         },
     )
     .unwrap();
