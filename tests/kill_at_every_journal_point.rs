@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{pilotlight, World};
+use common::{assert_no_duplicate_side_effects, pilotlight, World};
 
 const POINTS: [&str; 5] = [
     "before_intent",
@@ -44,31 +44,6 @@ async fn nodes(world: &World) -> Vec<(String, bool)> {
             (s["id"].as_str().unwrap().to_string(), acts)
         })
         .collect()
-}
-
-/// Side effects must happen exactly once across all crashes and resumes.
-fn assert_no_duplicate_side_effects(world: &World) {
-    let s = world.emu.stats();
-    let dr = world.dr();
-    assert_eq!(
-        s.request_count("rds", dr, "PromoteReadReplica"),
-        1,
-        "promotion sent exactly once"
-    );
-    assert_eq!(
-        s.request_count("ecs", dr, "UpdateService"),
-        2,
-        "each service scaled once"
-    );
-    assert_eq!(
-        s.request_count("autoscaling", dr, "SetDesiredCapacity"),
-        1,
-        "routers scaled once"
-    );
-    // The sandbox's two records share the primary health check: the two parallel shift steps may
-    // both set `Inverted` (idempotent), but never more than once each.
-    let hc = s.request_count("route53", world.primary(), "UpdateHealthCheck");
-    assert!((1..=2).contains(&hc), "health check updates: {hc}");
 }
 
 async fn finish_world(world: &World, crashes: usize) {

@@ -6,35 +6,13 @@
 
 mod common;
 
-use axum::http::StatusCode;
-use common::{pilotlight, World, RUNBOOKS};
+use common::{bin, endpoint, pilotlight, send_signal, World, RUNBOOKS};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-/// A primary endpoint that answers 200 while `up`, 503 otherwise.
-async fn endpoint(up: Arc<AtomicBool>) -> String {
-    let app = axum::Router::new().route(
-        "/health",
-        axum::routing::get(move || {
-            let up = up.clone();
-            async move {
-                if up.load(Ordering::SeqCst) {
-                    (StatusCode::OK, "ok")
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "down")
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/health")
-}
+use tokio::process::Child;
 
 fn sha256_hex(token: &str) -> String {
     pilotlight_server::auth::token_sha256(token)
@@ -89,15 +67,6 @@ token_sha256 = "{b}"
         .unwrap();
     }
     path
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pilotlight"));
-    c.env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_COLOR", "1")
-        .env("PILOTLIGHT_LOG", "info")
-        .kill_on_drop(true);
-    c
 }
 
 /// Start `serve` and return it with its API's base URL (read from its first line).
@@ -187,13 +156,6 @@ fn terminate(child: &Child) {
     if let Some(pid) = child.id() {
         send_signal(pid, 15);
     }
-}
-
-fn send_signal(pid: u32, sig: i32) {
-    let _ = std::process::Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status();
 }
 
 #[tokio::test(flavor = "multi_thread")]

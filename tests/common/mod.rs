@@ -320,3 +320,67 @@ pub fn diff(a: &BTreeMap<String, Value>, b: &BTreeMap<String, Value>) -> Vec<Str
         })
         .collect()
 }
+
+/// A primary endpoint that answers 200 while `up`, 503 otherwise.
+pub async fn endpoint(up: std::sync::Arc<std::sync::atomic::AtomicBool>) -> String {
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let up = up.clone();
+            async move {
+                if up.load(std::sync::atomic::Ordering::SeqCst) {
+                    (axum::http::StatusCode::OK, "ok")
+                } else {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/health")
+}
+
+/// The `pilotlight` binary as a long-running child process (killed when dropped).
+pub fn bin() -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_pilotlight"));
+    c.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .env("PILOTLIGHT_LOG", "info")
+        .kill_on_drop(true);
+    c
+}
+
+/// Send signal `sig` to process `pid`.
+pub fn send_signal(pid: u32, sig: i32) {
+    let _ = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Side effects must happen exactly once across all crashes and resumes.
+pub fn assert_no_duplicate_side_effects(world: &World) {
+    let s = world.emu.stats();
+    let dr = world.dr();
+    assert_eq!(
+        s.request_count("rds", dr, "PromoteReadReplica"),
+        1,
+        "promotion sent exactly once"
+    );
+    assert_eq!(
+        s.request_count("ecs", dr, "UpdateService"),
+        2,
+        "each service scaled once"
+    );
+    assert_eq!(
+        s.request_count("autoscaling", dr, "SetDesiredCapacity"),
+        1,
+        "routers scaled once"
+    );
+    // The sandbox's two records share the primary health check: the two parallel shift steps may
+    // both set `Inverted` (idempotent), but never more than once each.
+    let hc = s.request_count("route53", world.primary(), "UpdateHealthCheck");
+    assert!((1..=2).contains(&hc), "health check updates: {hc}");
+}

@@ -179,6 +179,10 @@ pub enum Command {
         /// How long a leader's lease lasts without renewal; a successor takes over after it.
         #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
         lease_duration: std::time::Duration,
+        /// Tests only: write the lease's informational wall-clock times as if this host's clock
+        /// were this many milliseconds off (the election never reads them: scenario clock_skew).
+        #[arg(long, hide = true, default_value_t = 0, allow_hyphen_values = true)]
+        test_wall_clock_offset_ms: i64,
     },
     /// Run one vantage point's probes from here and report them to the control service.
     Observer {
@@ -399,6 +403,7 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             ha_region,
             instance,
             lease_duration,
+            test_wall_clock_offset_ms,
         } => {
             let ha = ha_journal_table
                 .zip(ha_lease_table)
@@ -407,6 +412,7 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
                     lease_table,
                     region: ha_region,
                     lease_duration,
+                    wall_clock_offset_ms: test_wall_clock_offset_ms,
                 });
             serve::serve(paths, &config, listen, instance, ha).await
         }

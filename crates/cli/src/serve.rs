@@ -68,6 +68,8 @@ pub struct Ha {
     pub region: Option<String>,
     /// The lease duration.
     pub lease_duration: Duration,
+    /// Tests only: the offset of the informational wall-clock times of the lease item.
+    pub wall_clock_offset_ms: i64,
 }
 
 /// The default instance name: host name and process id.
@@ -146,7 +148,8 @@ pub async fn serve(
                 ha.lease_table.clone(),
                 env_name.clone(),
                 ha.lease_duration,
-            );
+            )
+            .with_wall_clock_offset(ha.wall_clock_offset_ms);
             let guard = LeaderGuard::new();
             let guarded = |g: LeaderGuard| {
                 move |a: Arc<dyn Actuator>| -> Arc<dyn Actuator> {

@@ -120,6 +120,10 @@ pub(crate) struct Shared {
     global_tables: Arc<GlobalTables>,
     control: EmulatorControl,
     request_ids: AtomicU64,
+    /// DynamoDB requests reach moto one at a time: DynamoDB applies each request atomically,
+    /// moto does not (a cancelled `TransactWriteItems` restores a copy of the table, undoing
+    /// what concurrent requests wrote meanwhile). Conditional writes still race between calls.
+    dynamodb_gate: tokio::sync::Mutex<()>,
 }
 
 /// A running moto server and the emulation/fault proxy in front of it. Dropping it stops both;
@@ -208,6 +212,7 @@ impl Emulator {
             global_tables,
             control,
             request_ids: AtomicU64::new(1),
+            dynamodb_gate: tokio::sync::Mutex::new(()),
         });
         seed_moto(&shared.upstream, options.seed).await;
 

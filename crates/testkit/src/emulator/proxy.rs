@@ -145,6 +145,12 @@ async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Body> {
         Err(e) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
     };
     parts.version = Version::HTTP_11;
+    // moto answers once it has applied the request: holding the gate until the head arrives
+    // serializes DynamoDB requests (see `Shared::dynamodb_gate`).
+    let gate = match call.service.as_deref() {
+        Some("dynamodb") => Some(shared.dynamodb_gate.lock().await),
+        _ => None,
+    };
     let response = match shared.upstream.send(Request::from_parts(parts, body)).await {
         Ok(response) => response,
         Err(e) => {
@@ -152,6 +158,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Body> {
             return bad_gateway(&e.to_string());
         }
     };
+    drop(gate);
     let (mut head, body) = response.into_parts();
     strip_hop_by_hop(&mut head.headers);
     if reset && head.status.is_success() {
