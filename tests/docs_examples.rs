@@ -809,3 +809,225 @@ async fn quickstart_runs_end_to_end_in_the_sandbox() {
         "the quickstart ran {ran} commands and checked {checked} output lines"
     );
 }
+
+/// One row of a `text timeline` block: the time, each vantage point's outcome (`None`: no
+/// report), and the declaration expected after evaluating that round.
+struct TimelineRow {
+    line: usize,
+    at: std::time::Duration,
+    outcomes: Vec<(String, Option<pilotlight_core::health::ProbeOutcome>)>,
+    declared: Option<pilotlight_core::health::DeclarationKind>,
+}
+
+/// Parse a `text timeline` block: a header `time VANTAGE… declared`, then one row per round.
+fn timeline_rows(b: &Block) -> Result<Vec<TimelineRow>, String> {
+    use pilotlight_core::health::{DeclarationKind, ProbeOutcome};
+    let mut lines = b
+        .text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or(format!("{}: empty timeline", b.at()))?;
+    let header: Vec<&str> = header.split_whitespace().collect();
+    if header.len() < 3 || header[0] != "time" || header[header.len() - 1] != "declared" {
+        return Err(format!(
+            "{}: a timeline's header is `time VANTAGE_POINT… declared`",
+            b.at()
+        ));
+    }
+    let vantages = &header[1..header.len() - 1];
+    let mut rows = Vec::new();
+    for (i, line) in lines {
+        let at_line = b.line + 1 + i;
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        if cells.len() != header.len() {
+            return Err(format!(
+                "{}:{at_line}: expected {} columns",
+                b.file,
+                header.len()
+            ));
+        }
+        let at = humantime::parse_duration(cells[0])
+            .map_err(|e| format!("{}:{at_line}: time `{}`: {e}", b.file, cells[0]))?;
+        let mut outcomes = Vec::new();
+        for (v, cell) in vantages.iter().zip(&cells[1..]) {
+            let o = match *cell {
+                "up" => Some(ProbeOutcome::Up),
+                "down" => Some(ProbeOutcome::down("timeline")),
+                "unknown" => Some(ProbeOutcome::Unknown),
+                "-" => None,
+                other => {
+                    return Err(format!(
+                        "{}:{at_line}: `{other}` is not up, down, unknown or -",
+                        b.file
+                    ))
+                }
+            };
+            outcomes.push((v.to_string(), o));
+        }
+        let declared = match cells[cells.len() - 1] {
+            "-" => None,
+            "failure" => Some(DeclarationKind::Failure),
+            "recovery" => Some(DeclarationKind::Recovery),
+            other => {
+                return Err(format!(
+                    "{}:{at_line}: `{other}` is not -, failure or recovery",
+                    b.file
+                ))
+            }
+        };
+        rows.push(TimelineRow {
+            line: at_line,
+            at,
+            outcomes,
+            declared,
+        });
+    }
+    Ok(rows)
+}
+
+/// Replay a timeline through the core's evaluator with `health` (a config whose `[health]` the
+/// timeline illustrates); on each declared failure, the trigger with every interlock clear must
+/// fail over in `auto` mode. Returns the problems.
+fn replay_timeline(b: &Block, env: &EnvironmentConfig) -> Vec<String> {
+    use pilotlight_core::health::{
+        trigger, DeclaredFailure, HealthEvaluator, ProbeSample, ReadinessInput, TriggerInputs,
+        TriggerMode,
+    };
+    let rows = match timeline_rows(b) {
+        Ok(r) => r,
+        Err(e) => return vec![e],
+    };
+    let Some(health) = &env.health else {
+        return vec![format!("{}: no [health] above this timeline", b.at())];
+    };
+    let mut eval = match HealthEvaluator::new(health.settings()) {
+        Ok(e) => e,
+        Err(e) => return vec![format!("{}: {e}", b.at())],
+    };
+    let mut problems = Vec::new();
+    for row in &rows {
+        for (vantage, outcome) in &row.outcomes {
+            let Some(outcome) = outcome else { continue };
+            let vp = health.vantage_points.iter().find(|v| &v.id == vantage);
+            let Some(vp) = vp else {
+                problems.push(format!(
+                    "{}:{}: no vantage point `{vantage}`",
+                    b.file, row.line
+                ));
+                continue;
+            };
+            for p in health
+                .probes
+                .iter()
+                .filter(|p| vp.probes.is_empty() || vp.probes.contains(&p.id))
+            {
+                let sample =
+                    ProbeSample::new(p.id.as_str(), vantage.as_str(), row.at, outcome.clone());
+                if let Err(e) = eval.observe(sample) {
+                    problems.push(format!("{}:{}: {e}", b.file, row.line));
+                }
+            }
+        }
+        let assessment = eval.evaluate(row.at);
+        let got = assessment.declaration.as_ref().map(|d| d.kind);
+        if got != row.declared {
+            problems.push(format!(
+                "{}:{}: at {} the evaluator declares {:?}, the page says {:?} (votes: {:?})",
+                b.file,
+                row.line,
+                humantime::format_duration(row.at),
+                got,
+                row.declared,
+                assessment.votes
+            ));
+        }
+        if let Some(d) = assessment
+            .declaration
+            .filter(|d| d.kind == row.declared.unwrap_or(d.kind))
+        {
+            let Some(failure) = DeclaredFailure::from_declaration(&d) else {
+                continue;
+            };
+            let inputs = TriggerInputs {
+                failure: Some(failure),
+                readiness: Some(ReadinessInput {
+                    verdict: pilotlight_core::readiness::Verdict::Ready,
+                    evaluated_at: row.at,
+                    summary: String::new(),
+                }),
+                ..TriggerInputs::default()
+            };
+            let decision = trigger::decide(&health.trigger, &inputs, row.at);
+            if health.trigger.mode == TriggerMode::Auto && !decision.is_fail_over() {
+                problems.push(format!(
+                    "{}:{}: with every interlock clear the trigger decides: {}",
+                    b.file,
+                    row.line,
+                    decision.summary()
+                ));
+            }
+        }
+    }
+    if !rows.iter().any(|r| r.declared.is_some()) {
+        problems.push(format!("{}: the timeline declares nothing", b.at()));
+    }
+    problems
+}
+
+/// Every `text timeline` block replays as written, with the `[health]` of the last TOML example
+/// above it on its page (merged into the example environment when it is a fragment).
+#[test]
+fn every_health_timeline_replays_as_documented() {
+    let blocks = all_blocks();
+    let mut problems = Vec::new();
+    let mut replayed = 0;
+    for (i, b) in blocks.iter().enumerate() {
+        if !(b.lang == "text" && b.has("timeline")) {
+            continue;
+        }
+        replayed += 1;
+        let Some(source) = blocks[..i]
+            .iter()
+            .rev()
+            .find(|p| p.file == b.file && p.lang == "toml" && p.text.contains("[health"))
+        else {
+            problems.push(format!(
+                "{}: no TOML example with [health] above it",
+                b.at()
+            ));
+            continue;
+        };
+        let env = if toml_kind(source) == TomlKind::Environment {
+            pilotlight_config::parse(&source.text, &source.file).ok()
+        } else {
+            let mut base: toml::Table = toml::from_str(&example_env_text()).expect("example");
+            merge(&mut base, toml::from_str(&source.text).unwrap_or_default());
+            pilotlight_config::parse(&toml::to_string(&base).unwrap(), "[merged config]").ok()
+        };
+        match env {
+            Some(env) => problems.extend(replay_timeline(b, &env)),
+            None => problems.push(format!("{}: the config above it is not valid", b.at())),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(replayed >= 1, "no `text timeline` block in the docs");
+}
+
+/// A timeline that says something the evaluator does not do is caught, with its line.
+#[test]
+fn a_wrong_timeline_is_caught() {
+    let page = "```toml\n[health]\npreset = \"fast\"\nquorum = 2\n[health.trigger]\nmode = \"auto\"\n\
+        [[health.probes]]\nid = \"p\"\nkind = \"tcp\"\naddress = \"h:1\"\n\
+        [[health.vantage_points]]\nid = \"a\"\nruns_in = \"control\"\n\
+        [[health.vantage_points]]\nid = \"b\"\ntoken_sha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"\n```\n\
+        ```text timeline\ntime a b declared\n0s down down -\n10s down down -\n20s down up failure\n```\n";
+    let blocks = fenced_blocks("docs/bad.md", page);
+    let mut base: toml::Table = toml::from_str(&example_env_text()).unwrap();
+    merge(&mut base, toml::from_str(&blocks[0].text).unwrap());
+    let env = pilotlight_config::parse(&toml::to_string(&base).unwrap(), "x").unwrap();
+    let problems = replay_timeline(&blocks[1], &env);
+    // Quorum 2 of 2: one vantage point down at 20 s is not a failure.
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("docs/bad.md:22:"), "{problems:?}");
+}
