@@ -1048,7 +1048,14 @@ fn relative_links(file: &str, text: &str) -> Vec<(usize, String)> {
         if fenced.contains(&(i + 1)) {
             continue;
         }
-        let mut rest = line;
+        // Inline code (`…`) is not a link.
+        let prose: String = line
+            .split('`')
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(_, s)| s)
+            .collect();
+        let mut rest = prose.as_str();
         while let Some(at) = rest.find("](") {
             rest = &rest[at + 2..];
             let Some(end) = rest.find(')') else { break };
@@ -1101,7 +1108,7 @@ fn every_relative_link_in_the_docs_resolves() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(checked >= 40, "only {checked} relative links found");
     let page =
-        "see [a](missing.md) and [b](../README.md#x), [c](https://x.y)\n```md\n[d](nope.md)\n```\n";
+        "see [a](missing.md) and [b](../README.md#x), [c](https://x.y), `[e](code.md)`\n```md\n[d](nope.md)\n```\n";
     assert_eq!(
         relative_links("docs/x.md", page),
         vec![
