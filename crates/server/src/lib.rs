@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod control;
 pub mod observer;
 
