@@ -12,6 +12,7 @@ pub mod auth;
 pub mod console;
 pub mod control;
 pub mod observer;
+pub mod views;
 
 pub use control::{Control, ControlDeps, ControlSettings, TRIGGER_ACTOR};
 
