@@ -474,7 +474,10 @@ export function runPage(main, id) {
     if (stopped || finished) return;
     close = follow(
       id,
-      () => schedule(),
+      () => {
+        live.dataset.events = String(Number(live.dataset.events || 0) + 1);
+        schedule();
+      },
       (state) => {
         if (finished) return;
         live.className = `badge ${state === "open" ? "good" : "wait"}`;
