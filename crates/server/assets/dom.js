@@ -80,10 +80,10 @@ export function badge(text, tone) {
   return h("span", { class: `badge ${tone || toneOf(text)}` }, text ?? "unknown");
 }
 
-const GOOD = new Set(["up", "ready", "pass", "succeeded", "ok", "healthy", "within"]);
-const BAD = new Set(["down", "fail", "failed", "not_ready", "aborted", "error", "outside", "unhealthy", "refused"]);
+const GOOD = new Set(["up", "ready", "pass", "succeeded", "ok", "healthy", "within", "normal", "live"]);
+const BAD = new Set(["down", "fail", "failed", "not_ready", "aborted", "error", "outside", "unhealthy", "refused", "failing", "mixed", "denied", "could_not_check"]);
 const BUSY = new Set(["running", "in_progress", "pending", "started", "queued", "failing_over", "failing_back"]);
-const WAIT = new Set(["awaiting_approval", "paused", "warn", "degraded", "recommend", "hold"]);
+const WAIT = new Set(["awaiting_approval", "paused", "warn", "degraded", "recommend", "hold", "failed_over", "stale"]);
 
 /** The tone of a status word: good, bad, busy, wait or unknown. */
 export function toneOf(word) {

@@ -109,6 +109,9 @@ function lagMeter(rep) {
 
 function vantageTable(health) {
   const vantages = health?.vantages || [];
+  if (health && health.watching === false) {
+    return h("p", { class: "muted" }, "Not watched: the environment config has no [health] section, so health is unknown.");
+  }
   if (!vantages.length) {
     return h("p", { class: "muted" }, "No vantage points report health (no [health] section, or nothing received yet).");
   }
@@ -161,8 +164,8 @@ function readinessTable(readiness) {
           h("td", { "data-label": "Resource" }, r.resource),
           h("td", { "data-label": "Kind" }, r.kind ?? ""),
           h("td", { "data-label": "Region" }, r.region ?? ""),
-          h("td", { "data-label": "Ready" }, yesNoUnknown(r.ready, "ready", "not ready")),
-          h("td", { "data-label": "Why", class: "detail" }, r.reason ?? ""),
+          h("td", { "data-label": "Ready" }, r.status ? badge(r.status) : yesNoUnknown(r.ready, "ready", "not ready")),
+          h("td", { "data-label": "Why", class: "detail" }, r.reason ?? "", r.fix ? h("div", { class: "fix" }, `Fix: ${r.fix}`) : null),
         ),
       ),
     ),
@@ -217,7 +220,7 @@ function overview(status, fetchedAt) {
       "div",
       { class: "page-head" },
       h("h1", { id: "environment" }, status.environment ?? "unknown environment"),
-      h("p", { class: "muted", id: "as-of" }, `as of ${fmtTime(fetchedAt)}`),
+      h("p", { class: "muted", id: "as-of" }, `as of ${fmtTime(status.observed_at_ms ?? fetchedAt)}`),
     ),
     h(
       "div",
@@ -226,11 +229,25 @@ function overview(status, fetchedAt) {
         "section",
         { class: "card" },
         h("h2", null, "Serving region"),
-        h("p", { class: `big ${serving ? "" : "unknown"}`, id: "serving-region" }, serving ?? "unknown"),
-        h("p", { class: "muted", id: "serving-role" }, role ? `the ${role} region` : serving ? "neither configured region" : "could not tell which region serves"),
+        h("p", { class: `big ${serving ? "" : status.serving === "mixed" ? "bad" : "unknown"}`, id: "serving-region" }, serving ?? status.serving ?? "unknown"),
+        h(
+          "p",
+          { class: "muted", id: "serving-role" },
+          role
+            ? `the ${role} region`
+            : status.serving === "mixed"
+              ? "mixed: some resources serve from each side"
+              : "could not tell which region serves",
+        ),
         h("p", { class: "muted" }, `primary ${status.primary_region ?? "?"} · DR ${status.dr_region ?? "?"}`),
+        status.protected === true
+          ? h("p", { id: "protected" }, badge("DR protection in place", "good"))
+          : status.protected === false
+            ? h("p", { id: "protected" }, badge("DR protection not in place", "wait"))
+            : null,
+        !serving && status.serving_details?.length ? h("ul", { class: "details" }, status.serving_details.map((d) => h("li", null, d))) : null,
       ),
-      h("section", { class: "card" }, h("h2", null, "Phase"), h("p", { class: "big", id: "phase" }, badge(status.phase ?? "unknown")),
+      h("section", { class: "card" }, h("h2", null, "Phase"), h("p", { class: "big", id: "phase", dataset: { phase: status.phase ?? "unknown" } }, badge(status.phase_label ?? status.phase ?? "unknown", toneOf(status.phase))),
         last ? h("p", { class: "muted" }, "last run ", h("a", { href: `#/runs/${encodeURIComponent(runId(last))}` }, runId(last)), last.status ? [" ", badge(last.status)] : null) : h("p", { class: "muted" }, "no runs yet")),
       h("section", { class: "card" }, h("h2", null, "Health"), h("p", { class: "big", id: "health-state" }, badge(status.health?.state ?? "unknown")),
         h("p", { class: "muted" }, `${(status.health?.vantages || []).length} vantage point(s)`)),
@@ -239,7 +256,12 @@ function overview(status, fetchedAt) {
     h("section", { class: "card wide" }, h("h2", null, "Act"), actions(status),
       status.two_person_rule ? h("p", { class: "muted", id: "two-person" }, "Two-person rule: a failover or failback waits for a different approver.") : null),
     h("section", { class: "card wide" }, h("h2", null, "Health per vantage point"), vantageTable(status.health)),
-    h("section", { class: "card wide" }, h("h2", null, "DR readiness"), readinessTable(status.readiness)),
+    h(
+      "section",
+      { class: "card wide" },
+      h("h2", null, "DR readiness ", badge(status.readiness_verdict ?? "unknown")),
+      readinessTable(status.readiness),
+    ),
   ];
 }
 
@@ -329,7 +351,7 @@ function stepTable(steps) {
           h("td", { "data-label": "Status" }, badge(st.status)),
           h("td", { "data-label": "Tries" }, st.attempts ?? ""),
           h("td", { "data-label": "Took" }, st.duration_s === null || st.duration_s === undefined ? "" : fmtSeconds(st.duration_s)),
-          h("td", { "data-label": "Message", class: "detail" }, st.message ?? ""),
+          h("td", { "data-label": "Message", class: "detail" }, st.message ?? "", st.approved_by ? ` (approved by ${st.approved_by})` : ""),
         ),
       ),
     ),
@@ -345,10 +367,11 @@ async function act(runIdValue, verb, body, out) {
   }
 }
 
-function controls(run, steps, out, refresh) {
+function controls(run, steps, out, refresh, data) {
   const status = run.status;
   const finished = TERMINAL.has(status);
-  const waiting = steps.filter((st) => st.status === "awaiting_approval");
+  const named = new Set(data.awaiting_approval || []);
+  const waiting = steps.filter((st) => st.status === "awaiting_approval" || named.has(st.id));
   const parts = [];
   if (waiting.length || status === "awaiting_approval") {
     const own = session && run.requested_by === session.user;
@@ -446,7 +469,7 @@ export function runPage(main, id) {
             data.total_s !== undefined ? field("Took", fmtSeconds(data.total_s)) : null,
             data.rpo_estimate_s !== undefined && data.rpo_estimate_s !== null ? field("RPO estimate", fmtSeconds(data.rpo_estimate_s)) : null,
           ),
-          controls(run, steps, out, schedule),
+          controls(run, steps, out, schedule, data),
         ),
         h("section", { class: "card wide" }, h("h2", null, "Timeline"), timeline(steps, run)),
         h("section", { class: "card wide" }, h("h2", null, "Steps"), stepTable(steps)),
@@ -535,7 +558,14 @@ export async function historyPage(main) {
 // ---------------------------------------------------------------------------------------------
 // Audit log
 
-const AUDIT_KNOWN = ["seq", "at_ms", "actor", "action", "target", "outcome"];
+function chainBanner(chain) {
+  if (!chain) return h("p", { class: "muted" }, "Chain not checked by the server.");
+  if (chain.intact === true) {
+    return h("p", { id: "audit-chain" }, badge("chain intact", "good"), ` ${chain.entries ?? ""} entries, each hashing the one before.`);
+  }
+  return h("div", { class: "banner bad", id: "audit-chain", role: "alert" },
+    `The audit chain is broken at entry ${chain.broken_at ?? "?"}: ${chain.problem ?? "unknown problem"}. Run pilotlight audit verify and investigate.`);
+}
 
 export async function auditPage(main) {
   if (!atLeast("admin")) {
@@ -548,29 +578,30 @@ export async function auditPage(main) {
   replace(
     main,
     h("h1", null, "Audit log"),
-    h("p", { class: "muted" }, "Append-only and hash-chained; check it with ", h("code", null, "pilotlight audit verify"), "."),
+    h("p", { class: "muted" }, "Every sign-in and action, allowed or denied. Append-only and hash-chained; check it offline with ", h("code", null, "pilotlight audit verify"), "."),
+    chainBanner(data.chain),
     entries.length
       ? h(
           "table",
           { class: "table", id: "audit" },
-          h("thead", null, h("tr", null, ["#", "When", "Who", "Action", "Target", "Outcome", "Detail"].map((t) => h("th", null, t)))),
+          h("thead", null, h("tr", null, ["#", "When", "Who", "Action", "Target", "Outcome", "Why", "Detail"].map((t) => h("th", null, t)))),
           h(
             "tbody",
             null,
-            entries.map((e) => {
-              const rest = Object.fromEntries(Object.entries(e).filter(([k]) => !AUDIT_KNOWN.includes(k) && k !== "hash" && k !== "prev_hash"));
-              return h(
+            entries.map((e) =>
+              h(
                 "tr",
-                null,
+                { dataset: { action: e.action ?? "", outcome: String(e.outcome ?? "") } },
                 h("td", { "data-label": "#" }, e.seq ?? ""),
                 h("td", { "data-label": "When" }, fmtTime(e.at_ms)),
-                h("td", { "data-label": "Who" }, e.actor ?? ""),
+                h("td", { "data-label": "Who" }, e.actor || "(anonymous)", e.role ? h("span", { class: "muted" }, ` ${e.role}`) : null),
                 h("td", { "data-label": "Action" }, e.action ?? ""),
                 h("td", { "data-label": "Target" }, e.target ?? ""),
-                h("td", { "data-label": "Outcome" }, e.outcome !== undefined ? badge(String(e.outcome)) : ""),
-                h("td", { "data-label": "Detail", class: "detail mono" }, Object.keys(rest).length ? JSON.stringify(rest) : ""),
-              );
-            }),
+                h("td", { "data-label": "Outcome" }, badge(String(e.outcome ?? "unknown"), e.outcome === "allowed" ? "good" : e.outcome === "denied" ? "bad" : undefined)),
+                h("td", { "data-label": "Why", class: "detail" }, e.reason ?? ""),
+                h("td", { "data-label": "Detail", class: "detail mono" }, typeof e.detail === "string" ? e.detail : JSON.stringify(e.detail ?? "")),
+              ),
+            ),
           ),
         )
       : h("p", { class: "muted" }, "No entries."),
