@@ -6,7 +6,7 @@ pub mod check;
 pub mod output;
 pub mod progress;
 pub mod render;
-pub mod report;
+pub use pilotlight_server::report;
 pub mod runs;
 pub mod sandbox;
 pub mod serve;

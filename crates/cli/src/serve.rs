@@ -61,14 +61,42 @@ pub async fn serve(paths: &Paths, config: &Path, listen: SocketAddr) -> Result<u
     };
     if env.health.is_none() {
         eprintln!(
-            "{}: no [health] section: `serve` needs probes and vantage points to watch (docs/configuration.md, docs/trigger.md)",
+            "warning: {}: no [health] section: nothing is watched and nothing fails over by itself; runs and the API only (docs/trigger.md)",
             config.display()
         );
-        return Ok(2);
+    }
+    if env.access.is_none() {
+        eprintln!(
+            "warning: {}: no [access] section: nobody can sign in to the console or act through the API; add [access] (docs/console.md#access)",
+            config.display()
+        );
     }
     let failover = match load_plan(paths, &env, "failover") {
         Ok(p) => p,
         Err(code) => return Ok(code),
+    };
+    let mut plans = std::collections::BTreeMap::new();
+    plans.insert("failover".to_string(), failover.clone());
+    if paths.runbooks.join("failback.toml").exists() {
+        match load_plan(paths, &env, "failback") {
+            Ok(p) => {
+                plans.insert("failback".to_string(), p);
+            }
+            Err(code) => return Ok(code),
+        }
+    }
+    let oidc = match env.access.as_ref().and_then(|a| a.oidc.as_ref()) {
+        Some(o) => {
+            let base = config.parent().unwrap_or(std::path::Path::new("."));
+            match pilotlight_server::access::Oidc::load(o, base).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(2);
+                }
+            }
+        }
+        None => None,
     };
     let journal = open_journal(&paths.journal)?;
     let _lock = match crate::runs::driver_lock(&paths.journal, &env.environment.name)? {
@@ -101,7 +129,7 @@ pub async fn serve(paths: &Paths, config: &Path, listen: SocketAddr) -> Result<u
         .with_context(|| format!("cannot listen on {listen}; pick a free address with --listen"))?;
     let addr = listener.local_addr()?;
     eprintln!(
-        "pilotlight serve: watching {} (trigger mode {:?}); API on http://{addr}",
+        "pilotlight serve: watching {} (trigger mode {:?}); console and API on http://{addr}",
         env.environment.name,
         env.health
             .as_ref()
@@ -109,7 +137,17 @@ pub async fn serve(paths: &Paths, config: &Path, listen: SocketAddr) -> Result<u
             .unwrap_or_default()
     );
     let stop = shutdown_signal();
-    let app = pilotlight_server::api::router(control.clone());
+    let api = pilotlight_server::v1::Api::new(
+        control.clone(),
+        pilotlight_server::v1::ApiDeps {
+            plans,
+            actuator: w.actuator.clone(),
+            facts: w.facts.clone(),
+            audit: journal.clone(),
+            auth: pilotlight_server::access::Authenticator::new(env.access.clone(), oidc),
+        },
+    );
+    let app = pilotlight_server::v1::app(api);
     let mut http_stop = stop.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
