@@ -1242,3 +1242,91 @@ async fn audit(
         .collect();
     Json(serde_json::json!({ "entries": entries, "chain": chain })).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// `(method, path)` of every `.route(...)` in a router's source.
+    fn routes_in(source: &str) -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for chunk in source.split(".route(").skip(1) {
+            let chunk = chunk.split(".with_state").next().unwrap_or(chunk);
+            let path = chunk.split('"').nth(1).expect("a quoted path").to_string();
+            let mut found = false;
+            for m in ["get", "post", "delete", "put", "patch"] {
+                for pre in ["(", " ", "."] {
+                    if chunk.contains(&format!("{pre}{m}(")) {
+                        out.insert((m.to_string(), path.clone()));
+                        found = true;
+                    }
+                }
+            }
+            assert!(found, "no method found for {path}");
+        }
+        out
+    }
+
+    #[test]
+    fn openapi_documents_every_route_and_nothing_else() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for m in item.as_object().unwrap().keys() {
+                documented.insert((m.clone(), path.clone()));
+            }
+        }
+        let mut served = routes_in(include_str!("v1.rs").split("#[cfg(test)]").next().unwrap());
+        served.extend(routes_in(include_str!("api.rs")));
+        assert_eq!(documented, served, "openapi.json and the routers differ");
+        let listed: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert!(
+            listed.is_subset(&served),
+            "ROUTES lists a route that is not served"
+        );
+        assert_eq!(
+            listed,
+            routes_in(include_str!("v1.rs").split("#[cfg(test)]").next().unwrap()),
+            "ROUTES must list every route of this module"
+        );
+        // Every $ref resolves.
+        let text = OPENAPI;
+        for r in text.split("\"$ref\": \"#/").skip(1) {
+            let target = r.split('"').next().unwrap();
+            let mut v = &doc;
+            for part in target.split('/') {
+                v = &v[part];
+            }
+            assert!(!v.is_null(), "unresolved $ref #/{target}");
+        }
+    }
+
+    #[test]
+    fn cross_site_requests_are_named() {
+        let mut h = HeaderMap::new();
+        h.insert("host", "127.0.0.1:8080".parse().unwrap());
+        assert!(cross_site(&h, "c")
+            .unwrap()
+            .contains("missing X-CSRF-Token"));
+        h.insert("x-csrf-token", "x".parse().unwrap());
+        assert!(cross_site(&h, "c").unwrap().contains("wrong X-CSRF-Token"));
+        h.insert("x-csrf-token", "c".parse().unwrap());
+        assert_eq!(cross_site(&h, "c"), None);
+        h.insert("origin", "http://127.0.0.1:8080".parse().unwrap());
+        assert_eq!(cross_site(&h, "c"), None, "same origin");
+        h.insert("origin", "https://evil.example".parse().unwrap());
+        assert!(cross_site(&h, "c").unwrap().contains("evil.example"));
+        h.insert("origin", "null".parse().unwrap());
+        assert!(cross_site(&h, "c").is_some(), "an opaque origin is refused");
+        h.remove("origin");
+        h.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert!(cross_site(&h, "c").unwrap().contains("Sec-Fetch-Site"));
+        h.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        assert_eq!(cross_site(&h, "c"), None);
+    }
+}
