@@ -96,8 +96,8 @@ async fn serve(dir: &Path, config: &Path) -> Result<(Child, String)> {
             .await
             .context("serve did not start within 60 s")??
             .context("serve exited before printing its address")?;
-        if let Some(i) = line.find("API on ") {
-            break line[i + 7..].trim().to_string();
+        if let Some(i) = line.find(" on http://") {
+            break line[i + 4..].trim().to_string();
         }
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });

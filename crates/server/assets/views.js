@@ -52,7 +52,9 @@ export function signInPage(main) {
     } catch (err) {
       message.textContent =
         err.status === 401 || err.status === 403
-          ? `Sign-in refused: ${err.message}`
+          ? /refused/i.test(err.message)
+            ? err.message
+            : `Sign-in refused: ${err.message}`
           : `Cannot sign in: ${err.message}`;
       button.disabled = false;
       input.select();
@@ -65,7 +67,7 @@ export function signInPage(main) {
 // ---------------------------------------------------------------------------------------------
 // Overview
 
-const TERMINAL = new Set(["succeeded", "failed", "aborted", "refused", "cancelled"]);
+const TERMINAL = new Set(["succeeded", "degraded", "failed", "aborted"]);
 
 function runId(r) {
   if (!r) return null;
