@@ -217,7 +217,14 @@ async fn console_attacks() {
     let (s, _, op) = sign_in(&c, &url, json!({ "token": token(&world, "operator") })).await;
     assert_eq!(s, StatusCode::OK);
     let op = op.unwrap();
-    let cases: [(&str, Option<&str>, Option<(&str, &str)>, &str); 4] = [
+    /// What is wrong, the CSRF token sent, an extra header, and a fragment of the refusal.
+    type Case<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<(&'a str, &'a str)>,
+        &'a str,
+    );
+    let cases: [Case; 4] = [
         ("missing CSRF token", None, None, "missing X-CSRF-Token"),
         (
             "wrong CSRF token",
@@ -630,4 +637,58 @@ async fn api_failover_end_to_end() {
     assert_eq!(status["phase"], "failed_over", "{status}");
     assert_eq!(status["serving_region"], world.dr(), "{status}");
     assert_eq!(status["last_run"]["id"], run_id.as_str());
+
+    // The CLI against the server: status and runs read through the API, a viewer's failback is
+    // refused, and an operator's failback runs to its end with progress from the event stream.
+    let tok = |role: &str| {
+        world
+            .dir
+            .path()
+            .join(format!("token-{role}"))
+            .display()
+            .to_string()
+    };
+    let st = pilotlight(&[
+        "status",
+        "--server",
+        &url,
+        "--token-file",
+        &tok("viewer"),
+        "--output",
+        "json",
+    ])
+    .await;
+    let v: Value = serde_json::from_str(&st.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", st.stdout, st.stderr));
+    assert_eq!(v["phase"], "failed_over", "{v}");
+    let listed = pilotlight(&["runs", "--server", &url, "--token-file", &tok("viewer")]).await;
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(listed.stdout.contains(&run_id), "{}", listed.stdout);
+    let refused = pilotlight(&[
+        "failback",
+        "--server",
+        &url,
+        "--token-file",
+        &tok("viewer"),
+        "--reason",
+        "no",
+        "--yes",
+    ])
+    .await;
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("viewer role"), "{}", refused.stderr);
+    let back = pilotlight(&[
+        "failback",
+        "--server",
+        &url,
+        "--token-file",
+        &tok("operator"),
+        "--reason",
+        "primary is back",
+        "--yes",
+    ])
+    .await;
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    assert!(back.stderr.contains("run succeeded"), "{}", back.stderr);
+    assert!(back.stderr.contains("✔"), "progress lines: {}", back.stderr);
 }

@@ -153,20 +153,21 @@ impl Oidc {
         })?;
         // Only asymmetric keys and algorithms: a symmetric key in a JWKS would let anyone who
         // can read the (public) JWKS sign tokens, and `none` is never accepted.
-        let family_ok = match (&jwk.algorithm, header.alg) {
+        let family_ok = matches!(
+            (&jwk.algorithm, header.alg),
             (
                 AlgorithmParameters::RSA(_),
                 Algorithm::RS256
-                | Algorithm::RS384
-                | Algorithm::RS512
-                | Algorithm::PS256
-                | Algorithm::PS384
-                | Algorithm::PS512,
-            ) => true,
-            (AlgorithmParameters::EllipticCurve(_), Algorithm::ES256 | Algorithm::ES384) => true,
-            (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA) => true,
-            _ => false,
-        };
+                    | Algorithm::RS384
+                    | Algorithm::RS512
+                    | Algorithm::PS256
+                    | Algorithm::PS384
+                    | Algorithm::PS512,
+            ) | (
+                AlgorithmParameters::EllipticCurve(_),
+                Algorithm::ES256 | Algorithm::ES384
+            ) | (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA)
+        );
         if !family_ok {
             return Err(Refusal(format!(
                 "the ID token's algorithm {:?} does not fit its key (only RSA, EC and Ed25519 keys are accepted)",

@@ -702,7 +702,7 @@ async fn audit_log_is_one_chain_across_writers_and_append_only() {
         role: "operator".into(),
         action: "run.start".into(),
         target: "failover".into(),
-        outcome: if n % 2 == 0 {
+        outcome: if n & 1 == 0 {
             Outcome::Allowed
         } else {
             Outcome::Denied
@@ -714,7 +714,7 @@ async fn audit_log_is_one_chain_across_writers_and_append_only() {
     for n in 0..20u64 {
         let (a, b) = (a.clone(), b.clone());
         tasks.push(tokio::spawn(async move {
-            if n % 2 == 0 {
+            if n & 1 == 0 {
                 a.append_audit(&record("a", n)).await.unwrap()
             } else {
                 b.append_audit(&record("b", n)).await.unwrap()
