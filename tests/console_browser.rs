@@ -346,19 +346,45 @@ impl Page {
         Ok(())
     }
 
+    /// Whether the element is enabled, read in one script call (pages re-render live, so an
+    /// element handle can go stale between two WebDriver calls).
     async fn enabled(&self, css: &str) -> Result<bool> {
-        Ok(self.c.find(Locator::Css(css)).await?.is_enabled().await?)
+        let v = self
+            .c
+            .execute(
+                "const e = document.querySelector(arguments[0]); return e ? !e.disabled : null",
+                vec![json!(css)],
+            )
+            .await?;
+        v.as_bool()
+            .with_context(|| format!("`{css}` is not on the page"))
+    }
+
+    /// Click the element matching `css` (found and clicked in one script call).
+    async fn click(&self, css: &str) -> Result<()> {
+        let v = self
+            .c
+            .execute(
+                "const e = document.querySelector(arguments[0]); if (!e) return false; e.click(); return true",
+                vec![json!(css)],
+            )
+            .await?;
+        if v != json!(true) {
+            bail!("`{css}` is not on the page");
+        }
+        Ok(())
     }
 
     /// Start `runbook` from the overview through the confirmation dialog; the new run's id.
     async fn start_run(&self, runbook: &str, environment: &str, reason: &str) -> Result<String> {
         self.open("#/").await?;
-        let button = self.wait_for(&format!("#start-{runbook}")).await?;
+        let start = format!("#start-{runbook}");
+        self.wait_for(&start).await?;
         assert!(
-            button.is_enabled().await?,
+            self.enabled(&start).await?,
             "an operator may start a {runbook}"
         );
-        button.click().await?;
+        self.click(&start).await?;
         self.wait_for("#start-dialog[open]").await?;
         assert!(
             !self.enabled("#start-submit").await?,
@@ -652,8 +678,8 @@ async fn an_operator_fails_over_and_back_from_the_browser() -> Result<()> {
         assert_eq!(r["requested_by"], "olivia");
     }
 
-    // Sign out: the console is back to the sign-in page and the API refuses the old cookie.
-    p.c.find(Locator::Css("#sign-out")).await?.click().await?;
+    // Sign out: the console is back to the sign-in page.
+    p.click("#sign-out").await?;
     p.wait_for("#signin-form").await?;
     p.c.close().await?;
     Ok(())
@@ -710,13 +736,13 @@ async fn a_second_person_approves_a_failover_from_the_browser() -> Result<()> {
         WAIT,
     )
     .await?;
-    let button = ap.wait_for("#awaiting-approval button.approve").await?;
+    ap.wait_for("#awaiting-approval button.approve").await?;
     assert!(
-        button.is_enabled().await?,
+        ap.enabled("#awaiting-approval button.approve").await?,
         "a different approver may approve"
     );
     ap.shot("run-approver").await?;
-    button.click().await?;
+    ap.click("#awaiting-approval button.approve").await?;
     ap.watch_run(&id, "approved-failover").await?;
     let approved = ap
         .wait_text(
