@@ -5,8 +5,9 @@
 pub mod check;
 pub mod output;
 pub mod progress;
+pub mod remote;
 pub mod render;
-pub mod report;
+pub use pilotlight_server::report;
 pub mod runs;
 pub mod sandbox;
 pub mod serve;
@@ -84,9 +85,15 @@ pub enum Command {
     ///
     /// Exit code 0: done; 1: failed, degraded or paused; 2: refused.
     Failover {
-        /// The environment config file (TOML).
-        #[arg(long, short)]
-        config: PathBuf,
+        /// The environment config file (TOML); not needed with --server.
+        #[arg(long, short, required_unless_present = "server")]
+        config: Option<PathBuf>,
+        /// Talk to a running control service's API instead of running here (also PILOTLIGHT_SERVER).
+        #[arg(long, env = "PILOTLIGHT_SERVER")]
+        server: Option<String>,
+        /// With --server: a file holding a bearer token (also PILOTLIGHT_TOKEN_FILE).
+        #[arg(long, env = "PILOTLIGHT_TOKEN_FILE")]
+        token_file: Option<PathBuf>,
         /// Why (recorded in the journal).
         #[arg(long)]
         reason: String,
@@ -121,9 +128,15 @@ pub enum Command {
     ///
     /// Exit code 0: done; 1: failed, degraded or paused; 2: refused.
     Failback {
-        /// The environment config file (TOML).
-        #[arg(long, short)]
-        config: PathBuf,
+        /// The environment config file (TOML); not needed with --server.
+        #[arg(long, short, required_unless_present = "server")]
+        config: Option<PathBuf>,
+        /// Talk to a running control service's API instead of running here (also PILOTLIGHT_SERVER).
+        #[arg(long, env = "PILOTLIGHT_SERVER")]
+        server: Option<String>,
+        /// With --server: a file holding a bearer token (also PILOTLIGHT_TOKEN_FILE).
+        #[arg(long, env = "PILOTLIGHT_TOKEN_FILE")]
+        token_file: Option<PathBuf>,
         /// Why (recorded in the journal).
         #[arg(long)]
         reason: String,
@@ -145,9 +158,16 @@ pub enum Command {
     ///
     /// Exit code 0: protected and not degraded; 1: otherwise; 2: could not read the config.
     Status {
-        /// The environment config file (TOML).
-        #[arg(long, short)]
-        config: PathBuf,
+        /// The environment config file (TOML); not needed with --server.
+        #[arg(long, short, required_unless_present = "server")]
+        config: Option<PathBuf>,
+        /// Talk to a running control service's API instead of running here (also PILOTLIGHT_SERVER).
+        #[arg(long, env = "PILOTLIGHT_SERVER")]
+        server: Option<String>,
+        /// With --server: a file holding a bearer token (also PILOTLIGHT_TOKEN_FILE).
+        #[arg(long, env = "PILOTLIGHT_TOKEN_FILE")]
+        token_file: Option<PathBuf>,
+
         /// Output format.
         #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
@@ -230,6 +250,13 @@ pub enum Command {
         /// `show ID` for one run's timeline.
         #[command(subcommand)]
         command: Option<RunsCommand>,
+        /// Talk to a running control service's API instead of running here (also PILOTLIGHT_SERVER).
+        #[arg(long, env = "PILOTLIGHT_SERVER")]
+        server: Option<String>,
+        /// With --server: a file holding a bearer token (also PILOTLIGHT_TOKEN_FILE).
+        #[arg(long, env = "PILOTLIGHT_TOKEN_FILE")]
+        token_file: Option<PathBuf>,
+
         /// Output format.
         #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
@@ -259,6 +286,12 @@ pub enum Command {
         /// Who approves (default: $USER).
         #[arg(long)]
         by: Option<String>,
+    },
+    /// The API's audit log: `audit verify` walks its hash chain.
+    Audit {
+        /// What to do with the audit log.
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// The emulated two-region world for trying Pilotlight without AWS.
     Sandbox {
@@ -298,6 +331,14 @@ pub enum RunsCommand {
         #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit log's hash chain (in the journal given by --journal) and name the first
+    /// broken entry. Exit code 0: intact; 1: broken; 2: could not read.
+    Verify,
 }
 
 /// Sandbox commands.
@@ -350,6 +391,75 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
         } => runs::plan(paths, &config, &runbook, output).await,
         Command::Failover {
             config,
+            server: Some(server),
+            token_file,
+            reason,
+            planned,
+            allow_data_loss,
+            override_readiness,
+            yes,
+            idempotency_key,
+            ..
+        } => {
+            let _ = config;
+            remote::start(
+                &remote::Remote { server, token_file },
+                remote::StartArgs {
+                    runbook: "failover",
+                    reason,
+                    planned,
+                    yes,
+                    idempotency_key,
+                    allow_data_loss,
+                    override_readiness,
+                },
+            )
+            .await
+        }
+        Command::Failback {
+            server: Some(server),
+            token_file,
+            reason,
+            yes,
+            idempotency_key,
+            ..
+        } => {
+            remote::start(
+                &remote::Remote { server, token_file },
+                remote::StartArgs {
+                    runbook: "failback",
+                    reason,
+                    planned: true,
+                    yes,
+                    idempotency_key,
+                    allow_data_loss: None,
+                    override_readiness: None,
+                },
+            )
+            .await
+        }
+        Command::Status {
+            server: Some(server),
+            token_file,
+            output,
+            ..
+        } => remote::status(&remote::Remote { server, token_file }, output).await,
+        Command::Runs {
+            server: Some(server),
+            token_file,
+            command,
+            output,
+        } => {
+            let r = remote::Remote { server, token_file };
+            match command {
+                None => remote::runs(&r, None, output).await,
+                Some(RunsCommand::Show { run_id, output }) => {
+                    remote::runs(&r, Some(&run_id), output).await
+                }
+            }
+        }
+        Command::Failover {
+            config: Some(config),
             reason,
             planned,
             unplanned: _,
@@ -359,6 +469,7 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             idempotency_key,
             by,
             output,
+            ..
         } => {
             let args = runs::FailoverArgs {
                 config,
@@ -374,12 +485,13 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             runs::failover(paths, args).await
         }
         Command::Failback {
-            config,
+            config: Some(config),
             reason,
             yes,
             idempotency_key,
             by,
             output,
+            ..
         } => {
             let args = runs::FailoverArgs {
                 config,
@@ -394,7 +506,17 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             };
             runs::failback(paths, args).await
         }
-        Command::Status { config, output } => status::run(paths, &config, output).await,
+        Command::Status {
+            config: Some(config),
+            output,
+            ..
+        } => status::run(paths, &config, output).await,
+        Command::Failover { config: None, .. }
+        | Command::Failback { config: None, .. }
+        | Command::Status { config: None, .. } => {
+            eprintln!("pass --config FILE, or --server URL to use a running control service");
+            Ok(2)
+        }
         Command::Serve {
             config,
             listen,
@@ -434,6 +556,7 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
         Command::Runs {
             command: None,
             output,
+            ..
         } => runs::list(paths, output).await,
         Command::Runs {
             command: Some(RunsCommand::Show { run_id, output }),
@@ -474,6 +597,9 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             .await
         }
         Command::Check { config, output } => check::run(&config, output).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => audit_verify(paths).await,
         Command::Sandbox {
             command: SandboxCommand::Up { endpoint, out },
         } => sandbox::up(&endpoint, &out).await,
@@ -495,6 +621,39 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
         Err(e) => {
             eprintln!("error: {e:#}");
             2
+        }
+    }
+}
+
+/// `pilotlight audit verify`.
+async fn audit_verify(paths: &runs::Paths) -> anyhow::Result<u8> {
+    use pilotlight_core::audit::AuditLog;
+    if !paths.journal.exists() {
+        eprintln!(
+            "no journal at {}: pass --journal (or PILOTLIGHT_JOURNAL)",
+            paths.journal.display()
+        );
+        return Ok(2);
+    }
+    let journal = pilotlight_store::SqliteJournal::open(&paths.journal)?;
+    let entries = journal.audit_entries(0, usize::MAX).await?;
+    match pilotlight_core::audit::verify_chain(&entries) {
+        Ok(()) => {
+            println!(
+                "audit log intact: {} entries in {}",
+                entries.len(),
+                paths.journal.display()
+            );
+            Ok(0)
+        }
+        Err(b) => {
+            println!("audit log BROKEN at entry {}: {}", b.seq, b.problem);
+            println!(
+                "keep a copy of {} for investigation; entries after {} cannot be trusted",
+                paths.journal.display(),
+                b.seq
+            );
+            Ok(1)
         }
     }
 }

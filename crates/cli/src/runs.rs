@@ -8,13 +8,12 @@ use pilotlight_aws::actions::AwsActuator;
 use pilotlight_aws::readiness::AwsReadiness;
 use pilotlight_aws::retry::Caller;
 use pilotlight_aws::ClientFactory;
-use pilotlight_core::capability::{Actuator, ReadinessFacts};
+use pilotlight_core::capability::Actuator;
 use pilotlight_core::journal::{Journal, JournalError, RunOptions};
 use pilotlight_core::model::EnvironmentConfig;
 use pilotlight_core::plan::{build_plan, Action, Plan};
-use pilotlight_core::readiness::{run_checks, Verdict};
 use pilotlight_core::run::{Event, RunStatus};
-use pilotlight_core::runbook::{Direction, Runbook, Side};
+use pilotlight_core::runbook::{Direction, Runbook};
 use pilotlight_executor::{
     Capabilities, ExecError, Executor, ExecutorSettings, StartRequest, SystemClock,
 };
@@ -170,81 +169,20 @@ pub async fn plan(paths: &Paths, config: &Path, runbook: &str, output: OutputFor
         Err(code) => return Ok(code),
     };
     let w = wire(&env);
-    let mut rows = Vec::new();
-    let mut blocking = Vec::new();
-    for n in &plan.nodes {
-        let live = match &n.action {
-            Action::ReadinessGate => {
-                let r = run_checks(&env, w.facts.as_ref(), env.check.concurrency).await;
-                if r.verdict != Verdict::Ready {
-                    blocking.push(format!(
-                        "{}: DR readiness is {:?} (see `pilotlight check`)",
-                        n.id, r.verdict
-                    ));
-                }
-                format!("{:?}", r.verdict).to_lowercase()
-            }
-            Action::LagGate {
-                database,
-                budget,
-                replica,
-                wait,
-            } => {
-                let lag = match env.rds_replicas.iter().find(|d| &d.name == database) {
-                    Some(db) if *replica == Side::Primary => w
-                        .facts
-                        .rds_replica_lag(&env.regions.primary, &db.primary_instance)
-                        .await
-                        .ok()
-                        .flatten(),
-                    Some(db) => w.facts.rds(db).await.ok().and_then(|f| f.lag_seconds),
-                    None => None,
-                };
-                match lag {
-                    Some(l) if l <= budget.as_secs_f64() => format!("lag {l:.1}s"),
-                    _ if *wait => format!(
-                        "{}; the step waits until it is within {}",
-                        lag.map(|l| format!("lag {l:.1}s"))
-                            .unwrap_or_else(|| "lag unknown".into()),
-                        humantime::format_duration(*budget)
-                    ),
-                    Some(l) => {
-                        blocking.push(format!("{}: lag {l:.1}s above the RPO budget; an unplanned failover needs --allow-data-loss", n.id));
-                        format!("lag {l:.1}s")
-                    }
-                    None => {
-                        blocking.push(format!(
-                            "{}: lag unknown; an unplanned failover needs --allow-data-loss",
-                            n.id
-                        ));
-                        "lag unknown".into()
-                    }
-                }
-            }
-            Action::Notify { .. } | Action::CommandHook { .. } | Action::ManualApproval { .. } => {
-                "-".into()
-            }
-            other => match w.actuator.observe(other).await {
-                Ok(o) if o.done => format!("{} (already in place)", o.live),
-                Ok(o) => o.live,
-                Err(e) => format!("cannot read: {}", e.message),
-            },
-        };
-        rows.push(serde_json::json!({
-            "id": n.id, "kind": n.kind.name(), "depends_on": n.depends_on,
-            "live": live, "target": n.action.target_text(),
-            "estimate_s": n.estimate.as_secs(), "critical": plan.critical_path.contains(&n.id),
-        }));
-    }
+    let view =
+        pilotlight_server::views::plan_view(&env, &plan, w.facts.as_ref(), w.actuator.as_ref())
+            .await;
+    let rows = view["steps"].as_array().cloned().unwrap_or_default();
+    let blocking: Vec<String> = view["blocking"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     match output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "runbook": plan.runbook, "environment": plan.environment, "steps": rows,
-                "critical_path": plan.critical_path, "critical_path_estimate_s": plan.critical_path_estimate.as_secs(),
-                "blocking": blocking,
-            }))?
-        ),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&view)?),
         OutputFormat::Table => {
             println!(
                 "Plan: {} of {} ({} steps, at most {} at once)\n",
@@ -332,34 +270,10 @@ pub async fn failback(paths: &Paths, args: FailoverArgs) -> Result<u8> {
     start_and_drive(paths, args, "failback", "FAIL BACK").await
 }
 
-/// Why a failback must not start: the DR region does not serve (no database was promoted
-/// there), so fencing the primary would take the service down.
+/// Why a failback must not start (DR does not serve).
 async fn failback_refusal(env: &EnvironmentConfig) -> Option<String> {
     let w = wire(env);
-    for db in &env.rds_replicas {
-        match w.facts.rds(db).await {
-            Ok(f) => {
-                let dr_is_replica = f.replica.as_ref().is_some_and(|r| {
-                    r.read_replica_source
-                        .as_deref()
-                        .is_some_and(|s| !s.is_empty())
-                });
-                if dr_is_replica {
-                    return Some(format!(
-                        "DR does not serve: {} in {} is still a read replica, so there is nothing to fail back (a failback fences the primary's database first). See `pilotlight status`",
-                        db.replica_instance, env.regions.dr
-                    ));
-                }
-            }
-            Err(e) => {
-                return Some(format!(
-                    "cannot tell whether DR serves ({}): {}; fix access and try again",
-                    e.message, e.hint
-                ))
-            }
-        }
-    }
-    None
+    pilotlight_server::views::failback_refusal(env, w.facts.as_ref()).await
 }
 
 async fn start_and_drive(

@@ -25,10 +25,11 @@ async fn build(
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
-    let text = pilotlight_sandbox::render_config(&report.config)?;
+    let mut text = pilotlight_sandbox::render_config(&report.config)?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    text.push_str(&access_section(out)?);
     std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!(
         "sandbox at {}: {} created, {} already existed; config written to {}",
@@ -38,6 +39,55 @@ async fn build(
         out.display()
     );
     Ok(report.config)
+}
+
+/// One token per role in files next to the config (kept when they exist, so re-running `sandbox
+/// up` keeps signed-in tokens valid), and the `[access]` section that accepts them.
+fn access_section(out: &Path) -> Result<String> {
+    use pilotlight_core::access::Role;
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut section = String::from(
+        "\n# Console and API access (sandbox): one token per role, in the token-* files next to this config.\n[access]\ntwo_person_rule = false\nsession_ttl = \"8h\"\n",
+    );
+    for role in Role::ALL {
+        let file = dir.join(format!("token-{}", role.name()));
+        let token = match std::fs::read_to_string(&file) {
+            Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+            _ => {
+                let t = pilotlight_server::access::random_id();
+                write_secret(&file, &t)?;
+                t
+            }
+        };
+        section.push_str(&format!(
+            "\n[[access.tokens]]\nname = \"sandbox-{0}\"\nrole = \"{0}\"\ntoken_sha256 = \"{1}\"\n",
+            role.name(),
+            pilotlight_server::auth::token_sha256(&token)
+        ));
+        eprintln!(
+            "console token for the {:<8} role: {}",
+            role.name(),
+            file.display()
+        );
+    }
+    Ok(section)
+}
+
+fn write_secret(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 /// `pilotlight sandbox emulator`: run moto behind the emulation proxy until Ctrl-C.

@@ -96,10 +96,15 @@ pub async fn serve(
     };
     if env.health.is_none() {
         eprintln!(
-            "{}: no [health] section: `serve` needs probes and vantage points to watch (docs/configuration.md, docs/trigger.md)",
+            "warning: {}: no [health] section: nothing is watched and nothing fails over by itself; runs and the API only (docs/trigger.md)",
             config.display()
         );
-        return Ok(2);
+    }
+    if env.access.is_none() {
+        eprintln!(
+            "warning: {}: no [access] section: nobody can sign in to the console or act through the API; add [access] (docs/console.md#access)",
+            config.display()
+        );
     }
     if ha
         .as_ref()
@@ -112,6 +117,32 @@ pub async fn serve(
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    let mut plans = std::collections::BTreeMap::new();
+    plans.insert("failover".to_string(), failover.clone());
+    if paths.runbooks.join("failback.toml").exists() {
+        match load_plan(paths, &env, "failback") {
+            Ok(p) => {
+                plans.insert("failback".to_string(), p);
+            }
+            Err(code) => return Ok(code),
+        }
+    }
+    let oidc = match env.access.as_ref().and_then(|a| a.oidc.as_ref()) {
+        Some(o) => {
+            let base = config.parent().unwrap_or(std::path::Path::new("."));
+            match pilotlight_server::access::Oidc::load(o, base).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(2);
+                }
+            }
+        }
+        None => None,
+    };
+    // The local SQLite journal: the journal itself for one instance; for several, this
+    // instance's own audit log (the HA store holds runs, not the audit log).
+    let local = open_journal(&paths.journal)?;
     let instance = instance.unwrap_or_else(default_instance);
     let w = wire(&env);
     let env_name = env.environment.name.clone();
@@ -122,7 +153,7 @@ pub async fn serve(
     let mut election = None;
     let (journal, executor): (Arc<dyn Journal>, _) = match &ha {
         None => {
-            let journal = open_journal(&paths.journal)?;
+            let journal = local.clone();
             _lock = match crate::runs::driver_lock(&paths.journal, &env_name)? {
                 Ok(l) => Some(l),
                 Err(msg) => {
@@ -211,7 +242,7 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {listen}; pick a free address with --listen"))?;
     let addr = listener.local_addr()?;
     eprintln!(
-        "pilotlight serve: watching {} (trigger mode {:?}{}); API on http://{addr}",
+        "pilotlight serve: watching {} (trigger mode {:?}{}); console and API on http://{addr}",
         env.environment.name,
         env.health
             .as_ref()
@@ -246,7 +277,17 @@ pub async fn serve(
         });
         tokio::spawn(leader::run(control.clone(), e, role_tx, stop.clone()))
     });
-    let app = pilotlight_server::api::router(control.clone());
+    let api = pilotlight_server::v1::Api::new(
+        control.clone(),
+        pilotlight_server::v1::ApiDeps {
+            plans,
+            actuator: w.actuator.clone(),
+            facts: w.facts.clone(),
+            audit: local.clone(),
+            auth: pilotlight_server::access::Authenticator::new(env.access.clone(), oidc),
+        },
+    );
+    let app = pilotlight_server::v1::app(api);
     let mut http_stop = stop.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

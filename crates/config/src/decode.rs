@@ -247,6 +247,17 @@ pub fn required_example(generic_path: &str) -> Option<&'static str> {
         "route53.records.routing" => "`routing = \"failover\"` (or `weighted`)",
         "route53.records.primary_set_identifier" => "`primary_set_identifier = \"confer-primary\"`",
         "route53.records.dr_set_identifier" => "`dr_set_identifier = \"confer-dr\"`",
+        "access.tokens.name" => {
+            "`name = \"alice\"` (the person or automation; the actor in the audit log)"
+        }
+        "access.tokens.role" => {
+            "`role = \"operator\"` (`viewer`, `operator`, `approver` or `admin`)"
+        }
+        "access.tokens.token_sha256" => {
+            "`token_sha256 = \"…\"` (the SHA-256 of the token: `sha256sum token-file`)"
+        }
+        "access.oidc.issuer" => "`issuer = \"https://idp.example.com\"` (the ID tokens' `iss`)",
+        "access.oidc.audience" => "`audience = \"pilotlight\"` (the ID tokens' `aud`)",
         _ => return None,
     })
 }

@@ -774,3 +774,50 @@ fn health_and_notification_problems_are_located_and_explained() {
         assert!(fields.contains(&f), "{f} in {fields:?}");
     }
 }
+
+#[test]
+fn access_problems_are_located_and_explained() {
+    let good = "a".repeat(64);
+    let ok = format!(
+        "{EXAMPLE}\n[access]\ntwo_person_rule = true\nsession_ttl = \"1h\"\n[[access.tokens]]\nname = \"alice\"\nrole = \"operator\"\ntoken_sha256 = \"{good}\"\n"
+    );
+    let cfg = parse(&ok, FILE).unwrap_or_else(|e| panic!("{e}"));
+    let access = cfg.access.expect("[access] parsed");
+    assert!(access.two_person_rule);
+    assert_eq!(access.session_ttl, Duration::from_secs(3600));
+    for (text, field, fragment) in [
+        (
+            "[access]\n[[access.tokens]]\nname = \"a\"\nrole = \"viewer\"\ntoken_sha256 = \"s3cret\"\n".to_string(),
+            "access.tokens[0].token_sha256",
+            "never the token itself",
+        ),
+        (
+            format!("[access]\n[[access.tokens]]\nname = \"a\"\nrole = \"viewer\"\ntoken_sha256 = \"{good}\"\n[[access.tokens]]\nname = \"a\"\nrole = \"admin\"\ntoken_sha256 = \"{}\"\n", "b".repeat(64)),
+            "access.tokens[1].name",
+            "already used",
+        ),
+        (
+            "[access]\ntwo_person_rule = true\n".to_string(),
+            "access",
+            "nobody could sign in",
+        ),
+        (
+            "[access.oidc]\nissuer = \"https://idp.example.com\"\naudience = \"pilotlight\"\n".to_string(),
+            "access.oidc",
+            "jwks_file",
+        ),
+    ] {
+        let found = problems(&format!("{EXAMPLE}\n{text}"));
+        assert!(
+            found.iter().any(|d| d.field == field && format!("{} {}", d.message, d.fix).contains(fragment)),
+            "{field}: {found:#?}"
+        );
+    }
+    let found = problems(&format!(
+        "{EXAMPLE}\n[access]\n[[access.tokens]]\nname = \"a\"\nrole = \"root\"\ntoken_sha256 = \"{good}\"\n"
+    ));
+    assert!(
+        found[0].message.contains("root") || found[0].fix.contains("viewer"),
+        "{found:#?}"
+    );
+}

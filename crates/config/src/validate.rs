@@ -43,6 +43,7 @@ pub fn validate(cfg: &EnvironmentConfig) -> Vec<Problem> {
     v.resources(cfg);
     v.health(cfg);
     v.notifications(cfg);
+    v.access(cfg);
     v.problems
 }
 
@@ -513,6 +514,93 @@ impl Validator {
             "the readiness interval",
             "5m",
         );
+    }
+
+    fn access(&mut self, cfg: &EnvironmentConfig) {
+        let Some(a) = &cfg.access else {
+            return;
+        };
+        self.positive(
+            "access.session_ttl",
+            a.session_ttl,
+            "the session lifetime",
+            "8h",
+        );
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        let mut digests: HashMap<String, usize> = HashMap::new();
+        for (i, t) in a.tokens.iter().enumerate() {
+            let at = |f: &str| format!("access.tokens[{i}].{f}");
+            self.non_empty(&at("name"), &t.name, "the token's name", "alice");
+            if let Some(first) = names.insert(t.name.as_str(), i) {
+                self.problem(
+                    at("name"),
+                    format!("token name `{}` is already used by `access.tokens[{first}]`", t.name),
+                    "give every token its own name: it is the actor in the journal and the audit log",
+                );
+            }
+            if t.token_sha256.len() != 64 || !t.token_sha256.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                self.problem(
+                    at("token_sha256"),
+                    "`token_sha256` must be 64 hex digits (a SHA-256), never the token itself",
+                    "set it to the output of `sha256sum token-file` (the first field)",
+                );
+            } else if let Some(first) = digests.insert(t.token_sha256.to_ascii_lowercase(), i) {
+                self.problem(
+                    at("token_sha256"),
+                    format!("the same token is already given to `access.tokens[{first}]`"),
+                    "generate a separate token for each person or automation",
+                );
+            }
+        }
+        if let Some(o) = &a.oidc {
+            if !(o.issuer.starts_with("https://") || o.issuer.starts_with("http://127.0.0.1")) {
+                self.problem(
+                    "access.oidc.issuer",
+                    format!("`{}` is not an https URL", o.issuer),
+                    "set the identity provider's issuer URL exactly as its tokens carry it, e.g. `issuer = \"https://idp.example.com\"`",
+                );
+            }
+            self.non_empty(
+                "access.oidc.audience",
+                &o.audience,
+                "the audience",
+                "pilotlight",
+            );
+            self.non_empty(
+                "access.oidc.role_claim",
+                &o.role_claim,
+                "the role claim",
+                "pilotlight_role",
+            );
+            match (&o.jwks_file, &o.jwks_url) {
+                (None, None) => self.problem(
+                    "access.oidc",
+                    "no JWKS: ID tokens could not be verified",
+                    "set `jwks_file = \"jwks.json\"` or `jwks_url = \"https://idp.example.com/.well-known/jwks.json\"`",
+                ),
+                (Some(_), Some(_)) => self.problem(
+                    "access.oidc.jwks_url",
+                    "both `jwks_file` and `jwks_url` are set",
+                    "keep one of them",
+                ),
+                (None, Some(u)) if !(u.starts_with("https://") || u.starts_with("http://127.0.0.1")) => {
+                    self.problem(
+                        "access.oidc.jwks_url",
+                        format!("`{u}` is not an https URL"),
+                        "fetch the keys over https, e.g. `jwks_url = \"https://idp.example.com/.well-known/jwks.json\"`",
+                    )
+                }
+                _ => {}
+            }
+        }
+        if a.tokens.is_empty() && a.oidc.is_none() {
+            self.problem(
+                "access",
+                "`[access]` has no tokens and no `[access.oidc]`: nobody could sign in",
+                "add `[[access.tokens]]` with `name`, `role` and `token_sha256`, or `[access.oidc]`",
+            );
+        }
     }
 
     fn notifications(&mut self, cfg: &EnvironmentConfig) {

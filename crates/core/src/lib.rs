@@ -5,6 +5,8 @@
 //! no clocks). Every function here is a pure function over data and can be tested exhaustively
 //! without a network or an emulator.
 
+pub mod access;
+pub mod audit;
 pub mod backoff;
 pub mod capability;
 pub mod error;

@@ -51,6 +51,9 @@ pub struct EnvironmentConfig {
     /// Where notifications go (runs, steps, declarations, decisions).
     #[serde(default)]
     pub notifications: Option<NotificationsConfig>,
+    /// Who may use the HTTP API and the console (`pilotlight serve`); without it nobody can act.
+    #[serde(default)]
+    pub access: Option<crate::access::AccessConfig>,
 }
 
 /// Name and tier of the environment.

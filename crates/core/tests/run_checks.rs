@@ -42,6 +42,7 @@ fn config() -> EnvironmentConfig {
         route53: None,
         health: None,
         notifications: None,
+        access: None,
     }
 }
 

@@ -89,6 +89,7 @@ fn env(n: usize) -> EnvironmentConfig {
         }),
         health: None,
         notifications: None,
+        access: None,
     }
 }
 

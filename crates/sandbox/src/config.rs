@@ -115,6 +115,7 @@ pub(crate) fn environment_config(
         }),
         health: None,
         notifications: None,
+        access: None,
     }
 }
 

@@ -86,6 +86,8 @@ pub struct WatchView {
     pub trigger: Option<TriggerDecision>,
     /// The run the trigger started for the current failure, if any.
     pub trigger_run: Option<String>,
+    /// Per-resource results of the latest readiness evaluation, in config order.
+    pub checks: Vec<pilotlight_core::readiness::CheckResult>,
 }
 
 /// What a leading control service acts with: the journal its writes go to (on the HA store,
@@ -109,7 +111,8 @@ struct Leading {
 struct State {
     /// `Some` while this instance leads.
     leading: Option<Leading>,
-    evaluator: HealthEvaluator,
+    /// `None` without a `[health]` section: nothing is watched, the API still serves.
+    evaluator: Option<HealthEvaluator>,
     view: WatchView,
     /// The failure (its declaration time) the trigger has already acted on.
     acted_on: Option<Duration>,
@@ -125,21 +128,25 @@ struct State {
 #[derive(Clone)]
 pub struct Control {
     deps: ControlDeps,
-    health: Arc<HealthConfig>,
+    health: Option<Arc<HealthConfig>>,
     state: Arc<Mutex<State>>,
     settings: ControlSettings,
+    /// Runs this process is driving (never two drivers for one run).
+    driving: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Control {
-    /// A control service for `deps.env`, whose `[health]` section must be present and valid.
+    /// A control service for `deps.env`. Without a `[health]` section nothing is watched (no
+    /// probes, no trigger): runs are still driven and the API still serves.
     pub fn new(deps: ControlDeps, settings: ControlSettings) -> Result<Control, ServeError> {
-        let health = deps.env.health.clone().ok_or_else(|| {
-            ServeError::Settings(
-                "the environment config has no [health] section: add probes and vantage points (docs/configuration.md)".into(),
-            )
-        })?;
-        let evaluator = HealthEvaluator::new(health.settings())
-            .map_err(|e| ServeError::Settings(e.to_string()))?;
+        let health = deps.env.health.clone();
+        let evaluator = match &health {
+            Some(h) => Some(
+                HealthEvaluator::new(h.settings())
+                    .map_err(|e| ServeError::Settings(e.to_string()))?,
+            ),
+            None => None,
+        };
         let acting = Acting {
             journal: deps.journal.clone(),
             executor: deps.executor.clone(),
@@ -147,7 +154,8 @@ impl Control {
         };
         Ok(Control {
             deps,
-            health: Arc::new(health),
+            health: health.map(Arc::new),
+            driving: Arc::default(),
             state: Arc::new(Mutex::new(State {
                 leading: Some(Leading {
                     acting,
@@ -201,6 +209,10 @@ impl Control {
             for d in &l.drives {
                 d.abort();
             }
+            self.driving
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
             warn!(epoch = ?l.acting.epoch, "standing by: this instance no longer leads");
         }
     }
@@ -233,7 +245,7 @@ impl Control {
             .await?
         {
             warn!(run_id = %active.id, epoch = ?acting.epoch, "resuming the environment's interrupted run");
-            self.drive(&acting, active.id.clone());
+            self.drive(active.id.clone());
         }
         Ok(())
     }
@@ -243,9 +255,15 @@ impl Control {
         self.lock().view.clone()
     }
 
-    /// The full evidence behind the current state.
-    pub fn explain(&self) -> pilotlight_core::health::Explanation {
-        self.lock().evaluator.explain(now())
+    /// The full evidence behind the current state (`None` without a `[health]` section).
+    pub fn explain(&self) -> Option<pilotlight_core::health::Explanation> {
+        self.lock().evaluator.as_ref().map(|e| e.explain(now()))
+    }
+
+    /// The executor that starts and drives runs while this instance leads; `None` while it
+    /// stands by (another instance leads: actions go there).
+    pub fn executor(&self) -> Option<Executor> {
+        self.acting().map(|a| a.executor)
     }
 
     /// Samples refused so far, by reason.
@@ -256,7 +274,10 @@ impl Control {
     /// Feed one sample. Samples are placed on the control service's clock by the caller.
     pub fn observe(&self, sample: ProbeSample) -> Result<(), String> {
         let mut st = self.lock();
-        match st.evaluator.observe(sample) {
+        let Some(evaluator) = st.evaluator.as_mut() else {
+            return Err("this control service has no [health] section: it watches nothing".into());
+        };
+        match evaluator.observe(sample) {
             Ok(()) => Ok(()),
             Err(e) => {
                 let reason = e.to_string();
@@ -269,6 +290,7 @@ impl Control {
     /// The vantage point an observer token (its SHA-256) belongs to.
     pub fn vantage_of_token_digest(&self, digest: &str) -> Option<VantageId> {
         self.health
+            .as_ref()?
             .vantage_points
             .iter()
             .filter(|v| v.runs_in == RunsIn::Observer)
@@ -285,21 +307,34 @@ impl Control {
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> Result<(), ServeError> {
         self.resume_interrupted().await?;
         let mut tasks = tokio::task::JoinSet::new();
-        for v in self
-            .health
+        let Some(health) = self.health.clone() else {
+            warn!(environment = %self.deps.env.environment.name, "no [health] section: nothing is watched; runs and the API only");
+            let (me, mut stop) = (self.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                loop {
+                    me.refresh_readiness().await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
+            });
+            let _ = shutdown.changed().await;
+            tasks.shutdown().await;
+            return Ok(());
+        };
+        for v in health
             .vantage_points
             .iter()
             .filter(|v| v.runs_in == RunsIn::Control)
         {
-            for p in self
-                .health
+            for p in health
                 .probes
                 .iter()
                 .filter(|p| v.probes.is_empty() || v.probes.contains(&p.id))
             {
                 let (me, probe, vantage) = (self.clone(), p.clone(), v.id.clone());
-                let settings = self
-                    .health
+                let settings = health
                     .settings()
                     .probe_settings(&probe.id.as_str().into())
                     .expect("validated probe");
@@ -322,7 +357,7 @@ impl Control {
         }
         {
             let (me, mut stop) = (self.clone(), shutdown.clone());
-            let every = self.health.readiness_interval;
+            let every = health.readiness_interval;
             tasks.spawn(async move {
                 loop {
                     me.refresh_readiness().await;
@@ -333,7 +368,7 @@ impl Control {
                 }
             });
         }
-        info!(environment = %self.deps.env.environment.name, mode = ?self.health.trigger.mode, "watching the primary region");
+        info!(environment = %self.deps.env.environment.name, mode = ?health.trigger.mode, "watching the primary region");
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.tick) => {}
@@ -381,14 +416,21 @@ impl Control {
             summary,
         });
         st.view.replication = lags;
+        st.view.checks = report.results;
     }
 
     /// One evaluation, and what follows from it.
     pub async fn tick(&self) -> Result<(), ServeError> {
         let at = now();
+        let Some(health) = self.health.clone() else {
+            return Ok(());
+        };
         let (assessment, view) = {
             let mut st = self.lock();
-            let a = st.evaluator.evaluate(at);
+            let Some(evaluator) = st.evaluator.as_mut() else {
+                return Ok(());
+            };
+            let a = evaluator.evaluate(at);
             st.view.assessment = Some(a.clone());
             (a, st.view.clone())
         };
@@ -447,7 +489,7 @@ impl Control {
                 &view,
             )
             .await?;
-        let decision = decide(&self.health.trigger, &inputs, at);
+        let decision = decide(&health.trigger, &inputs, at);
         self.lock().view.trigger = Some(decision.clone());
         let detail = serde_json::json!({
             "decision": decision,
@@ -528,7 +570,7 @@ impl Control {
                     st.acted_on = Some(since);
                     st.view.trigger_run = Some(run.id.clone());
                 }
-                self.drive(&acting, run.id);
+                self.drive(run.id);
             }
             TriggerDecision::Hold { reasons, .. } => {
                 // Recorded again only when the set of blocking interlocks changes (the
@@ -575,8 +617,8 @@ impl Control {
         }
         let maintenance = self
             .health
-            .maintenance
             .iter()
+            .flat_map(|h| h.maintenance.iter())
             .filter_map(|w| {
                 let t = |s: &str| {
                     humantime::parse_rfc3339(s)
@@ -606,26 +648,54 @@ impl Control {
         })
     }
 
-    /// Drive a run to its end in the background, for as long as this leadership lasts.
-    fn drive(&self, acting: &Acting, run_id: String) {
+    /// Drive a run in the background until it ends or pauses, for as long as this instance
+    /// leads, unless this process already drives it. Returns whether a driver was started
+    /// (not while standing by).
+    pub fn drive(&self, run_id: String) -> bool {
+        let Some(acting) = self.acting() else {
+            return false;
+        };
+        {
+            let mut d = self.driving.lock().unwrap_or_else(|e| e.into_inner());
+            if !d.insert(run_id.clone()) {
+                return false;
+            }
+        }
         let exec = acting.executor.clone();
         let epoch = acting.epoch;
+        let driving = self.driving.clone();
+        let run_id_kept = run_id.clone();
         let task = tokio::spawn(async move {
             match exec.drive(&run_id).await {
-                Ok(status) => info!(run_id = %run_id, status = status.label(), "run ended"),
+                Ok(status) => {
+                    info!(run_id = %run_id, status = status.label(), "run ended or paused")
+                }
                 Err(e) => {
                     error!(run_id = %run_id, ?epoch, error = %e, "run stopped; it resumes when the service restarts or another instance leads")
                 }
             }
+            driving
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&run_id);
         });
         let mut st = self.lock();
         match st.leading.as_mut() {
             Some(l) if l.acting.epoch == epoch => {
                 l.drives.retain(|d| !d.is_finished());
                 l.drives.push(task.abort_handle());
+                true
             }
             // The leadership ended meanwhile.
-            _ => task.abort(),
+            _ => {
+                task.abort();
+                drop(st);
+                self.driving
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&run_id_kept);
+                false
+            }
         }
     }
 

@@ -7,11 +7,16 @@
 //! The decisions are the core's pure functions (`pilotlight_core::health`); this crate feeds them
 //! samples and time, and carries out what they decide: record, notify, start a run.
 
+pub mod access;
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod control;
 pub mod leader;
 pub mod observer;
+pub mod report;
+pub mod v1;
+pub mod views;
 
 pub use control::{Acting, Control, ControlDeps, ControlSettings, TRIGGER_ACTOR};
 

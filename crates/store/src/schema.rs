@@ -78,6 +78,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER health_events_append_only_delete BEFORE DELETE ON health_events
         BEGIN SELECT RAISE(ABORT, 'journal health events are append-only'); END;
     "#,
+    // 3: the audit log of the API: append-only and hash-chained (see pilotlight_core::audit).
+    r#"
+    CREATE TABLE audit (
+        seq       INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+        at_ms     INTEGER NOT NULL,
+        actor     TEXT NOT NULL,
+        role      TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        target    TEXT NOT NULL,
+        outcome   TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        detail    TEXT NOT NULL,   -- JSON, exactly as hashed
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+    ) STRICT;
+    CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    "#,
 ];
 
 /// The schema version this build writes (the number of migrations).

@@ -4,6 +4,7 @@
 use crate::error::Fail;
 use crate::schema;
 use crate::status_after;
+use pilotlight_core::audit::{AuditEntry, AuditLog, AuditRecord, Outcome};
 use pilotlight_core::journal::{
     CreateOutcome, Decision, HealthEvent, Journal, JournalError, RunOptions, RunRecord, StoredEvent,
 };
@@ -626,6 +627,99 @@ fn health_events(
                 detail: from_json(&detail, "health event detail")?,
                 run_id,
                 at_ms: u64::try_from(at_ms).unwrap_or(0),
+            });
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+#[async_trait::async_trait]
+impl AuditLog for SqliteJournal {
+    async fn append_audit(&self, record: &AuditRecord) -> Result<AuditEntry, JournalError> {
+        let r = record.clone();
+        let entry = self
+            .call("append_audit", move |c| append_audit(c, &r))
+            .await?;
+        tracing::info!(seq = entry.seq, actor = %entry.actor, action = %entry.action, outcome = entry.outcome.label(), "audit entry recorded");
+        Ok(entry)
+    }
+
+    async fn audit_entries(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, JournalError> {
+        self.call("audit_entries", move |c| audit_entries(c, after_seq, limit))
+            .await
+    }
+}
+
+/// Read the chain's end and append after it in one `BEGIN IMMEDIATE` transaction, so two
+/// writers (even in two processes) never fork the chain.
+fn append_audit(conn: &mut Connection, r: &AuditRecord) -> Result<AuditEntry, Fail> {
+    let tx = immediate(conn)?;
+    let last: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let (seq, prev) = match last {
+        Some((s, h)) => (from_sql_int(s, "audit seq")? + 1, h),
+        None => (1, pilotlight_core::audit::GENESIS.to_string()),
+    };
+    let e = AuditEntry::seal(r, seq, &prev);
+    tx.prepare_cached(
+        "INSERT INTO audit (seq, at_ms, actor, role, action, target, outcome, reason, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        to_sql_int(e.seq, "audit seq")?,
+        to_sql_int(e.at_ms, "audit time")?,
+        e.actor,
+        e.role,
+        e.action,
+        e.target,
+        e.outcome.label(),
+        e.reason,
+        e.detail,
+        e.prev_hash,
+        e.hash,
+    ])?;
+    tx.commit()?;
+    Ok(e)
+}
+
+fn audit_entries(conn: &mut Connection, after: u64, limit: usize) -> Result<Vec<AuditEntry>, Fail> {
+    let tx = conn.transaction()?;
+    let mut out = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT seq, at_ms, actor, role, action, target, outcome, reason, detail, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY rowid LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![to_sql_int(after, "audit seq")?, limit])?;
+        while let Some(row) = rows.next()? {
+            let outcome: String = row.get(6)?;
+            out.push(AuditEntry {
+                seq: from_sql_int(row.get(0)?, "audit seq")?,
+                at_ms: from_sql_int(row.get(1)?, "audit time")?,
+                actor: row.get(2)?,
+                role: row.get(3)?,
+                action: row.get(4)?,
+                target: row.get(5)?,
+                // An unknown outcome reads as denied; its hash no longer matches, which
+                // `verify_chain` reports.
+                outcome: if outcome == "allowed" {
+                    Outcome::Allowed
+                } else {
+                    Outcome::Denied
+                },
+                reason: row.get(7)?,
+                detail: row.get(8)?,
+                prev_hash: row.get(9)?,
+                hash: row.get(10)?,
             });
         }
     }
