@@ -59,6 +59,8 @@ pub enum Resource {
     Route53Change,
     /// The SNS topic notifications are published to (`notifications.sns_topic_arn`).
     NotificationTopic,
+    /// The canary objects DR drills write (`pilotlight-drill/*` keys in any bucket).
+    DrillCanaryObject,
 }
 
 impl Resource {
@@ -82,6 +84,7 @@ impl Resource {
         Resource::SteeredHealthCheck,
         Resource::Route53Change,
         Resource::NotificationTopic,
+        Resource::DrillCanaryObject,
     ];
 
     /// How the IAM template names the resource: the template parameter that holds the ARNs
@@ -108,6 +111,7 @@ impl Resource {
             Resource::SteeredHealthCheck => "SteeredHealthCheckArns",
             Resource::Route53Change => "arn:${AWS::Partition}:route53:::change/*",
             Resource::NotificationTopic => "NotificationTopicArns",
+            Resource::DrillCanaryObject => "arn:${AWS::Partition}:s3:::*/pilotlight-drill/*",
         }
     }
 
@@ -137,6 +141,9 @@ impl Resource {
             Resource::Route53Change => "`arn:aws:route53:::change/*`",
             Resource::NotificationTopic => {
                 "`arn:aws:sns:REGION:ACCOUNT:TOPIC` (`notifications.sns_topic_arn`)"
+            }
+            Resource::DrillCanaryObject => {
+                "`arn:aws:s3:::*/pilotlight-drill/*` (fixed: the keys drill canaries use)"
             }
         }
     }
@@ -224,6 +231,11 @@ pub const CAPABILITIES: &[Capability] = &[
     Capability {
         name: "notify",
         summary: "notifications (declarations, run start, step failures, run end) published to the SNS topic of `[notifications]`",
+        step_kinds: &[],
+    },
+    Capability {
+        name: "drill",
+        summary: "`pilotlight drill`: RPO canaries (a DynamoDB item written in the primary and read in DR; an S3 object under `pilotlight-drill/` written to the primary bucket and read from the DR bucket)",
         step_kinds: &[],
     },
 ];
@@ -346,6 +358,14 @@ pub const PERMISSIONS: &[Permission] = &[
     p("probe", "cloudwatch", "DescribeAlarms", &[R::Any]),
     // ---- notify (notify.rs) ---------------------------------------------------------------------
     p("notify", "sns", "Publish", &[R::NotificationTopic]),
+    // ---- drill (canary.rs) ----------------------------------------------------------------------
+    p("drill", "dynamodb", "DescribeTable", &[R::DynamoDbTable]),
+    p("drill", "dynamodb", "PutItem", &[R::DynamoDbTable]),
+    p("drill", "dynamodb", "GetItem", &[R::DynamoDbTable]),
+    p("drill", "s3", "PutObject", &[R::DrillCanaryObject]),
+    p("drill", "s3", "GetObject", &[R::DrillCanaryObject]),
+    // s3:ListBucket: a missing canary answers 404 (not 403), and the DR bucket must exist.
+    p("drill", "s3", "HeadBucket", &[R::S3Bucket]),
 ];
 
 /// An IAM action AWS authorizes in addition to a call's own, given the arguments Pilotlight sends
