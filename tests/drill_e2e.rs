@@ -285,6 +285,7 @@ async fn full_drill_in_the_sandbox_measures_rto_by_phase_and_rpo_per_store() {
     let list = drills(&world).await;
     assert_eq!(list.code, 0, "{}\n{}", list.stdout, list.stderr);
     let id = report["id"].as_str().unwrap();
+    assert!(id.starts_with("drill-"), "{id}");
     assert!(
         list.stdout.contains(id) && list.stdout.contains("pass"),
         "{}",

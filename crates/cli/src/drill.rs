@@ -48,8 +48,10 @@ pub struct DrillArgs {
     pub canary_interval: Duration,
 }
 
+/// A drill id: `drill-` and a run id's time and random suffix (`drill-20261121-232909-e9bd`).
 fn new_drill_id(now_ms: u64) -> String {
-    pilotlight_executor::new_run_id(now_ms).replacen("run-", "drill-", 1)
+    let run_id = pilotlight_executor::new_run_id(now_ms);
+    format!("drill-{}", run_id.strip_prefix("run-").unwrap_or(&run_id))
 }
 
 fn confirm(env: &EnvironmentConfig) -> bool {

@@ -268,7 +268,7 @@ pub struct TrendPoint {
 pub struct DrillReport {
     /// Report format version ([`REPORT_VERSION`]).
     pub version: u32,
-    /// Drill id (`drill-20261121T223000Z-ab12`).
+    /// Drill id (`drill-20261121-223000-ab12`).
     pub id: String,
     /// Mode.
     pub mode: Mode,
