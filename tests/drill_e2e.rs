@@ -353,6 +353,12 @@ async fn drill_with_lag_over_budget_fails_with_reasons_and_does_not_fail_back() 
             .any(|r| r.starts_with("step ") && r.contains("failed")),
         "the failing gate is named: {reasons:?}"
     );
+    // A failed failover recovered nothing: no RTO.
+    assert!(report["rto"]["measured_ms"].is_null(), "{}", report["rto"]);
+    assert!(
+        reasons.iter().any(|r| r.starts_with("RTO not measured")),
+        "{reasons:?}"
+    );
     // Only the failover ran; the report says the environment was left as the run left it.
     assert_eq!(report["runs"].as_array().unwrap().len(), 1);
     assert!(

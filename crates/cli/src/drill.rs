@@ -315,9 +315,13 @@ pub async fn drill(paths: &Paths, args: DrillArgs) -> Result<u8> {
             rpo_ms: env.objectives.rpo.as_millis() as u64,
         },
         phases,
+        // Recovered only if the failover succeeded: a failed run's end is not a recovery.
         rto: build::rto(
             failure_at,
-            runs_done[0].run.finished_at_ms,
+            runs_done[0]
+                .run
+                .finished_at_ms
+                .filter(|_| runs_done[0].run.status == pilotlight_core::run::RunStatus::Succeeded),
             env.objectives.rto.as_millis() as u64,
             "failure point → failover run finished (the failback is not part of the RTO)",
         ),

@@ -137,7 +137,7 @@ pub fn phases_from_steps(steps: &[StepTiming]) -> Vec<PhaseTiming> {
 }
 
 /// The RTO: `from_ms` (the failure, or the failover's start when nothing was injected) to the
-/// end of the failover run.
+/// end of the failover run; pass `None` when the failover did not succeed (nothing recovered).
 pub fn rto(from_ms: u64, failover_end_ms: Option<u64>, objective_ms: u64, note: &str) -> Rto {
     let measured_ms = failover_end_ms.map(|end| end.saturating_sub(from_ms));
     Rto {
@@ -156,7 +156,9 @@ pub fn verdict(report: &DrillReport) -> Verdict {
     let mut reasons = Vec::new();
     let fmt = |ms: u64| format!("{:.1}s", ms as f64 / 1000.0);
     match report.rto.measured_ms {
-        None => reasons.push("RTO not measured: the failover did not finish".to_string()),
+        None => reasons.push(
+            "RTO not measured: the failover did not succeed, so DR never took over".to_string(),
+        ),
         Some(m) if m > report.objectives.rto_ms => reasons.push(format!(
             "RTO {} is over the objective of {}",
             fmt(m),
