@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod actions;
+pub mod canary;
 pub mod client;
 pub mod error;
 pub mod health;

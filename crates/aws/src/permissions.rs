@@ -65,6 +65,8 @@ pub enum Resource {
     NotificationTopic,
     /// The HA store's DynamoDB tables: the journal and the lease (`pilotlight.yaml` creates them).
     HaStoreTable,
+    /// The canary objects DR drills write (`pilotlight-drill/*` keys in any bucket).
+    DrillCanaryObject,
 }
 
 impl Resource {
@@ -89,6 +91,7 @@ impl Resource {
         Resource::Route53Change,
         Resource::NotificationTopic,
         Resource::HaStoreTable,
+        Resource::DrillCanaryObject,
     ];
 
     /// How the IAM template names the resource: the template parameter that holds the ARNs
@@ -116,6 +119,7 @@ impl Resource {
             Resource::Route53Change => "arn:${AWS::Partition}:route53:::change/*",
             Resource::NotificationTopic => "NotificationTopicArns",
             Resource::HaStoreTable => "HaStoreTableArns",
+            Resource::DrillCanaryObject => "arn:${AWS::Partition}:s3:::*/pilotlight-drill/*",
         }
     }
 
@@ -148,6 +152,9 @@ impl Resource {
             }
             Resource::HaStoreTable => {
                 "`arn:aws:dynamodb:REGION:ACCOUNT:table/pilotlight-ENV-journal` and `…-lease` (outputs of `pilotlight.yaml`)"
+            }
+            Resource::DrillCanaryObject => {
+                "`arn:aws:s3:::*/pilotlight-drill/*` (fixed: the keys drill canaries use)"
             }
         }
     }
@@ -240,6 +247,11 @@ pub const CAPABILITIES: &[Capability] = &[
     Capability {
         name: "ha_store",
         summary: "the HA store of several `pilotlight serve` instances: the journal and the lease in DynamoDB (`pilotlight_store::DynamoJournal`, `DynamoLease`)",
+        step_kinds: &[],
+    },
+    Capability {
+        name: "drill",
+        summary: "`pilotlight drill`: RPO canaries (a DynamoDB item written in the primary and read in DR; an S3 object under `pilotlight-drill/` written to the primary bucket and read from the DR bucket)",
         step_kinds: &[],
     },
 ];
@@ -372,6 +384,14 @@ pub const PERMISSIONS: &[Permission] = &[
     p("ha_store", "dynamodb", "UpdateItem", &[R::HaStoreTable]),
     // Authorized as the actions inside the transaction (AUTHORIZED_BY_PARTS, DEPENDENT).
     p("ha_store", "dynamodb", "TransactWriteItems", &[R::HaStoreTable]),
+    // ---- drill (canary.rs) ----------------------------------------------------------------------
+    p("drill", "dynamodb", "DescribeTable", &[R::DynamoDbTable]),
+    p("drill", "dynamodb", "PutItem", &[R::DynamoDbTable]),
+    p("drill", "dynamodb", "GetItem", &[R::DynamoDbTable]),
+    p("drill", "s3", "PutObject", &[R::DrillCanaryObject]),
+    p("drill", "s3", "GetObject", &[R::DrillCanaryObject]),
+    // s3:ListBucket: a missing canary answers 404 (not 403), and the DR bucket must exist.
+    p("drill", "s3", "HeadBucket", &[R::S3Bucket]),
 ];
 
 /// Calls that have no IAM action of their own: AWS authorizes each part of the request instead

@@ -3,6 +3,7 @@
 //! endpoint, denied credentials, bad arguments).
 
 pub mod check;
+pub mod drill;
 pub mod output;
 pub mod progress;
 pub mod remote;
@@ -311,6 +312,44 @@ pub enum Command {
         #[arg(long)]
         stay: bool,
     },
+    /// Run a DR drill: canaries written in the primary (RPO), the failover and failback (full mode),
+    /// timed throughout; the report (HTML, Markdown, JSON) is written to DIR and kept in the journal.
+    ///
+    /// Exit code 0: the drill passed; 1: it failed; 2: it could not run.
+    Drill {
+        /// The environment config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// `full`: the real failover and failback (not for production); `isolated`: non-disruptive.
+        #[arg(long, value_enum)]
+        mode: drill::DrillMode,
+        /// Directory for report.html, report.md and report.json.
+        #[arg(long, value_name = "DIR")]
+        report: PathBuf,
+        /// Do not ask for the typed confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// Who runs the drill (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// Canaries written per data store before the failure point.
+        #[arg(long, default_value_t = 3)]
+        canaries: u32,
+        /// Time between two canaries of a store.
+        #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+        canary_interval: std::time::Duration,
+    },
+    /// List stored drills (date, mode, pass/fail, RTO, RPO) and when the next annual drill is due.
+    ///
+    /// Exit code 0: every environment listed has a passing drill within 12 months; 1: a drill is due.
+    Drills {
+        /// Only this environment (its config file).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
     /// Runbooks for people: `runbook render` prints the procedure of a runbook with the exact
     /// AWS CLI commands, for when Pilotlight itself cannot run.
     Runbook {
@@ -600,6 +639,27 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit_verify(paths).await,
+        Command::Drill {
+            config,
+            mode,
+            report,
+            yes,
+            by,
+            canaries,
+            canary_interval,
+        } => {
+            let args = drill::DrillArgs {
+                config,
+                mode,
+                report,
+                yes,
+                by: runs::operator(by),
+                canaries,
+                canary_interval,
+            };
+            drill::drill(paths, args).await
+        }
+        Command::Drills { config, output } => drill::list(paths, config.as_deref(), output).await,
         Command::Sandbox {
             command: SandboxCommand::Up { endpoint, out },
         } => sandbox::up(&endpoint, &out).await,

@@ -22,12 +22,14 @@ mod endpoint;
 mod error;
 mod metrics;
 mod reference;
+pub mod replicator;
 mod world;
 
 pub use config::render_config;
 pub use endpoint::ensure_loopback;
 pub use error::{AwsCallError, SandboxError};
 pub use metrics::publish_replication_metrics;
+pub use replicator::{ReplicationDelays, Replicator};
 
 use pilotlight_aws::{Caller, ClientFactory};
 use pilotlight_core::model::EnvironmentConfig;

@@ -1250,6 +1250,14 @@ async fn audit(
     Json(serde_json::json!({ "entries": entries, "chain": chain })).into_response()
 }
 
+/// The answer of an instance that stands by to an action (several instances on the HA store).
+fn standing_by() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "this instance stands by: another instance leads and acts; send the request to the leader (GET /api/v1/leader on each instance says which one leads)",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1336,12 +1344,4 @@ mod tests {
         h.insert("sec-fetch-site", "same-origin".parse().unwrap());
         assert_eq!(cross_site(&h, "c"), None);
     }
-}
-
-/// The answer of an instance that stands by to an action (several instances on the HA store).
-fn standing_by() -> Response {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "this instance stands by: another instance leads and acts; send the request to the leader (GET /api/v1/leader on each instance says which one leads)",
-    )
 }

@@ -17,6 +17,7 @@
 //! Architecture invariant: the journal records, it does not decide. Events and decisions are
 //! append-only; the only derived state is a run's status, which follows [`status_after`].
 
+mod drills;
 pub mod dynamodb;
 mod error;
 pub mod lease;

@@ -98,6 +98,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     "#,
+    // 4: DR drill reports (pilotlight-drill's DrillReports), one row per drill, the whole
+    // report as JSON plus the columns `pilotlight drills` lists.
+    r#"
+    CREATE TABLE drill_reports (
+        id             TEXT PRIMARY KEY NOT NULL,
+        environment    TEXT NOT NULL,
+        mode           TEXT NOT NULL,
+        started_at_ms  INTEGER NOT NULL,
+        finished_at_ms INTEGER NOT NULL,
+        passed         INTEGER NOT NULL CHECK (passed IN (0, 1)),
+        rto_ms         INTEGER,
+        rpo_ms         INTEGER,
+        report         TEXT NOT NULL   -- JSON DrillReport
+    ) STRICT;
+    CREATE INDEX drill_reports_by_environment ON drill_reports (environment, started_at_ms);
+    "#,
 ];
 
 /// The schema version this build writes (the number of migrations).

@@ -148,7 +148,7 @@ impl SqliteJournal {
 
     /// Run `f` with the connection: on Tokio's blocking pool inside a runtime, inline
     /// otherwise. Maps failures to journal errors naming the path, and logs them.
-    async fn call<T, F>(&self, op: &'static str, f: F) -> Result<T, JournalError>
+    pub(crate) async fn call<T, F>(&self, op: &'static str, f: F) -> Result<T, JournalError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, Fail> + Send + 'static,
@@ -227,19 +227,19 @@ fn quick_check(conn: &Connection) -> Result<(), Fail> {
 }
 
 /// A time or count as SQLite's signed 64-bit integer.
-fn to_sql_int(v: u64, what: &str) -> Result<i64, Fail> {
+pub(crate) fn to_sql_int(v: u64, what: &str) -> Result<i64, Fail> {
     i64::try_from(v).map_err(|_| Fail::Other(format!("{what} {v} is too large to store")))
 }
 
-fn from_sql_int(v: i64, what: &str) -> Result<u64, Fail> {
+pub(crate) fn from_sql_int(v: i64, what: &str) -> Result<u64, Fail> {
     u64::try_from(v).map_err(|_| Fail::Corrupt(format!("stored {what} is negative ({v})")))
 }
 
-fn to_json<T: serde::Serialize>(v: &T, what: &str) -> Result<String, Fail> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T, what: &str) -> Result<String, Fail> {
     serde_json::to_string(v).map_err(|e| Fail::Other(format!("cannot encode the {what}: {e}")))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, Fail> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, Fail> {
     serde_json::from_str(s).map_err(|e| Fail::Corrupt(format!("stored {what} is not valid: {e}")))
 }
 

@@ -1,0 +1,110 @@
+//! Drill reports in the SQLite journal: [`pilotlight_drill::store::DrillReports`] on
+//! [`SqliteJournal`] (table `drill_reports`, migration 3). A report is stored once, at the end of
+//! its drill, whole (JSON), with the columns `pilotlight drills` lists beside it.
+
+use crate::error::Fail;
+use crate::sqlite::{from_json, from_sql_int, to_json, to_sql_int, SqliteJournal};
+use pilotlight_core::journal::JournalError;
+use pilotlight_drill::store::{DrillReports, DrillStoreError, DrillSummary};
+use pilotlight_drill::{DrillReport, Mode};
+use rusqlite::{params, OptionalExtension};
+
+fn store_error(e: JournalError) -> DrillStoreError {
+    match e {
+        JournalError::NotFound(id) => DrillStoreError::NotFound(id),
+        e @ JournalError::Locked { .. } => DrillStoreError::Busy(e.to_string()),
+        e => DrillStoreError::Other(e.to_string()),
+    }
+}
+
+fn parse_mode(s: &str) -> Result<Mode, Fail> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| Fail::Corrupt(format!("stored drill mode `{s}` is unknown")))
+}
+
+fn opt_int(v: Option<u64>, what: &str) -> Result<Option<i64>, Fail> {
+    v.map(|v| to_sql_int(v, what)).transpose()
+}
+
+#[async_trait::async_trait]
+impl DrillReports for SqliteJournal {
+    async fn save_drill(&self, report: &DrillReport) -> Result<(), DrillStoreError> {
+        let r = report.clone();
+        self.call("save_drill", move |c| {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO drill_reports (id, environment, mode, started_at_ms, finished_at_ms, passed, rto_ms, rpo_ms, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                r.id,
+                r.environment,
+                r.mode.name(),
+                to_sql_int(r.started_at_ms, "drill start")?,
+                to_sql_int(r.finished_at_ms, "drill end")?,
+                r.verdict.passed,
+                opt_int(r.rto.measured_ms, "drill RTO")?,
+                opt_int(r.worst_rpo_ms(), "drill RPO")?,
+                to_json(&r, "drill report")?,
+            ])?;
+            Ok(())
+        })
+        .await
+        .map_err(store_error)?;
+        tracing::info!(drill_id = %report.id, environment = %report.environment, passed = report.verdict.passed, "drill report stored");
+        Ok(())
+    }
+
+    async fn drills(
+        &self,
+        environment: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DrillSummary>, DrillStoreError> {
+        let environment = environment.map(str::to_string);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.call("drills", move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, environment, mode, started_at_ms, finished_at_ms, passed, rto_ms, rpo_ms FROM drill_reports WHERE (?1 IS NULL OR environment = ?1) ORDER BY started_at_ms DESC, id DESC LIMIT ?2",
+            )?;
+            let mut rows = stmt.query(params![environment, limit])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let opt = |i: usize, what: &str| -> Result<Option<u64>, Fail> {
+                    row.get::<_, Option<i64>>(i)?
+                        .map(|v| from_sql_int(v, what))
+                        .transpose()
+                };
+                out.push(DrillSummary {
+                    id: row.get(0)?,
+                    environment: row.get(1)?,
+                    mode: parse_mode(&row.get::<_, String>(2)?)?,
+                    started_at_ms: from_sql_int(row.get(3)?, "drill start")?,
+                    finished_at_ms: from_sql_int(row.get(4)?, "drill end")?,
+                    passed: row.get(5)?,
+                    rto_ms: opt(6, "drill RTO")?,
+                    rpo_ms: opt(7, "drill RPO")?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn drill(&self, id: &str) -> Result<DrillReport, DrillStoreError> {
+        let key = id.to_string();
+        let json: Option<String> = self
+            .call("drill", move |c| {
+                Ok(
+                    c.prepare_cached("SELECT report FROM drill_reports WHERE id = ?1")?
+                        .query_row([key], |r| r.get(0))
+                        .optional()?,
+                )
+            })
+            .await
+            .map_err(store_error)?;
+        let json = json.ok_or_else(|| DrillStoreError::NotFound(id.to_string()))?;
+        from_json(&json, "drill report").map_err(|e| match e {
+            Fail::Corrupt(m) | Fail::Other(m) => DrillStoreError::Other(m),
+            other => DrillStoreError::Other(format!("{other:?}")),
+        })
+    }
+}

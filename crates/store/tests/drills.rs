@@ -1,0 +1,80 @@
+//! Drill reports in the SQLite journal: stored whole and read back equal, listed newest first
+//! per environment with the columns `pilotlight drills` shows, kept across a reopen, and an
+//! unknown id is `NotFound`.
+
+use pilotlight_drill::store::{DrillReports, DrillStoreError};
+use pilotlight_drill::*;
+use pilotlight_store::SqliteJournal;
+
+fn report(id: &str, env: &str, started: u64, passed: bool) -> DrillReport {
+    DrillReport {
+        version: REPORT_VERSION,
+        id: id.into(),
+        mode: Mode::Full,
+        environment: env.into(),
+        tier: "staging".into(),
+        primary_region: "us-east-1".into(),
+        dr_region: "us-west-2".into(),
+        requested_by: "alice".into(),
+        started_at_ms: started,
+        finished_at_ms: started + 10_000,
+        failure_at_ms: Some(started + 2_000),
+        objectives: Objectives {
+            rto_ms: 900_000,
+            rpo_ms: 60_000,
+        },
+        phases: vec![],
+        rto: build::rto(started + 2_000, Some(started + 7_000), 900_000, "n"),
+        rpo: vec![canary::store_rpo(
+            "s3",
+            "b",
+            vec![CanaryResult {
+                key: "k".into(),
+                written_at_ms: started + 1_500,
+                arrived: passed,
+            }],
+            started + 2_000,
+        )],
+        runs: vec![],
+        steps: vec![],
+        decisions: vec![],
+        resources: vec![],
+        limitations: vec![],
+        verdict: Verdict {
+            passed,
+            reasons: if passed { vec![] } else { vec!["x".into()] },
+        },
+        trend: vec![],
+    }
+}
+
+#[tokio::test]
+async fn reports_are_stored_listed_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let j = SqliteJournal::open(&path).unwrap();
+    let a = report("drill-a", "confer", 1_000, true);
+    let b = report("drill-b", "confer", 5_000, false);
+    let other = report("drill-c", "other", 9_000, true);
+    for r in [&a, &b, &other] {
+        j.save_drill(r).await.unwrap();
+    }
+    drop(j);
+    let j = SqliteJournal::open(&path).unwrap();
+    let listed = j.drills(Some("confer"), 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["drill-b", "drill-a"],
+        "newest first, one environment"
+    );
+    assert_eq!(listed[1].rto_ms, Some(5_000));
+    assert_eq!(listed[1].rpo_ms, Some(500));
+    assert!(listed[1].passed && !listed[0].passed);
+    assert_eq!(j.drills(None, 10).await.unwrap().len(), 3);
+    assert_eq!(j.drills(None, 1).await.unwrap()[0].id, "drill-c");
+    assert_eq!(j.drill("drill-b").await.unwrap(), b);
+    match j.drill("nope").await {
+        Err(DrillStoreError::NotFound(id)) => assert_eq!(id, "nope"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}

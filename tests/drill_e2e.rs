@@ -1,0 +1,395 @@
+//! DR drills end to end in the sandbox with the real binary: `pilotlight drill --mode full`
+//! writes canaries, fails over and back, measures RTO by phase and RPO per store (the sandbox
+//! replicator copies DynamoDB items at once and S3 objects never, so some canaries arrive and
+//! some do not), writes report.html/.md/.json (the JSON valid against the committed schema, the
+//! HTML rendered in headless Chromium, screenshot kept in target/test-artifacts/drill/) and
+//! stores it; `pilotlight drills` lists it with the next annual due date. A drill with
+//! replication lag over the RPO budget fails with its reasons (exit 1) and no failback.
+
+mod common;
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use common::{World, RUNBOOKS};
+use pilotlight_sandbox::{ReplicationDelays, Replicator};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A private copy of the binary under test, taken once: the target directory is shared with
+/// other builds, which may replace `CARGO_BIN_EXE_pilotlight` during this long test.
+fn binary() -> &'static Path {
+    static BIN: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    &BIN.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("pilotlight");
+        std::fs::copy(env!("CARGO_BIN_EXE_pilotlight"), &bin).unwrap();
+        let help = std::process::Command::new(&bin)
+            .args(["drill", "--help"])
+            .output()
+            .unwrap();
+        assert!(
+            help.status.success(),
+            "{} has no `drill` command: another build replaced it; run the test again",
+            env!("CARGO_BIN_EXE_pilotlight")
+        );
+        (dir, bin)
+    })
+    .1
+}
+
+/// Run the private copy of `pilotlight ARGS` (as `common::pilotlight` does).
+async fn pilotlight(args: &[&str]) -> common::Run {
+    let out = tokio::process::Command::new(binary())
+        .args(args)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("PILOTLIGHT_LOG")
+        .output()
+        .await
+        .expect("run pilotlight");
+    use std::os::unix::process::ExitStatusExt;
+    common::Run {
+        signal: out.status.signal(),
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn schema_errors(report: &Value) -> Vec<String> {
+    let schema: Value = serde_json::from_str(include_str!(
+        "../crates/drill/schema/drill-report.schema.json"
+    ))
+    .unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    v.iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect()
+}
+
+async fn drill(world: &World, dir: &Path) -> common::Run {
+    let journal = world.journal();
+    pilotlight(&[
+        "--journal",
+        &journal,
+        "--runbooks",
+        RUNBOOKS,
+        "drill",
+        "--config",
+        world.config_path.to_str().unwrap(),
+        "--mode",
+        "full",
+        "--report",
+        dir.to_str().unwrap(),
+        "--yes",
+        "--by",
+        "auditor-test",
+    ])
+    .await
+}
+
+async fn drills(world: &World) -> common::Run {
+    let journal = world.journal();
+    pilotlight(&[
+        "--journal",
+        &journal,
+        "drills",
+        "--config",
+        world.config_path.to_str().unwrap(),
+    ])
+    .await
+}
+
+fn read_report(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+fn store<'a>(report: &'a Value, kind: &str) -> &'a Value {
+    report["rpo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} store in {report}"))
+}
+
+/// Render the HTML report in headless Chromium and keep the screenshot. Chromium is required
+/// (CI installs it); `PILOTLIGHT_NO_BROWSER=1` skips this step explicitly on a machine without it.
+fn screenshot(html: &Path, name: &str) {
+    if std::env::var_os("PILOTLIGHT_NO_BROWSER").is_some() {
+        eprintln!("PILOTLIGHT_NO_BROWSER set: the HTML report is not rendered");
+        return;
+    }
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/test-artifacts/drill"
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join(name);
+    let _ = std::fs::remove_file(&png);
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("headless Chromium is needed to render the drill report (apt-get install chromium), or set PILOTLIGHT_NO_BROWSER=1");
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--hide-scrollbars",
+            &format!("--user-data-dir={}", profile.path().display()),
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1280,900",
+            &format!("file://{}", html.canonicalize().unwrap().display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&png).expect("screenshot written");
+    assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
+    assert!(
+        bytes.len() > 10_000,
+        "a rendered page, not a blank one ({} bytes)",
+        bytes.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_drill_in_the_sandbox_measures_rto_by_phase_and_rpo_per_store() {
+    binary();
+    let world = World::up().await;
+    let replicator = Replicator::start(
+        &world.config,
+        ReplicationDelays {
+            dynamodb: Some(Duration::ZERO),
+            s3: None,
+            poll: Duration::from_millis(100),
+        },
+    )
+    .unwrap();
+    let dir = world.dir.path().join("drill-report");
+    let run = drill(&world, &dir).await;
+    replicator.stop().await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("PASSED"), "{}", run.stdout);
+    let report = read_report(&dir);
+    assert_eq!(schema_errors(&report), Vec::<String>::new());
+    assert_eq!(report["verdict"]["passed"], true, "{report}");
+    assert_eq!(report["mode"], "full");
+    assert_eq!(report["requested_by"], "auditor-test");
+    // Two runs, both succeeded: failover then failback.
+    let runs: Vec<(&str, &str)> = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["runbook"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(runs, [("failover", "succeeded"), ("failback", "succeeded")]);
+    // RTO measured and within the sandbox's 15 min objective; phases measured from the steps.
+    let rto = report["rto"]["measured_ms"].as_u64().expect("RTO measured");
+    assert!(rto > 0 && rto <= 900_000, "{rto}");
+    assert_eq!(report["rto"]["within_objective"], true);
+    let phases: Vec<&str> = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["duration_ms"].is_u64())
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    for p in [
+        "decision", "gates", "database", "compute", "dns", "failback",
+    ] {
+        assert!(phases.contains(&p), "phase {p} measured: {phases:?}");
+    }
+    // The failback is outside the RTO; the RTO covers every failover step.
+    let steps = report["steps"].as_array().unwrap();
+    assert!(steps
+        .iter()
+        .any(|s| s["runbook"] == "failback" && s["phase"] == "failback"));
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["status"] == "succeeded" || s["status"] == "skipped"),
+        "{steps:?}"
+    );
+    // RPO: DynamoDB replicated (every canary arrived), S3 not (none arrived, loss at least the
+    // oldest canary's age), the database not measurable in the emulator.
+    for t in &world.config.dynamodb_tables {
+        let s = report["rpo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["kind"] == "dynamodb" && s["name"] == t.name.as_str())
+            .unwrap();
+        assert_eq!(s["canaries"].as_array().unwrap().len(), 3);
+        assert!(
+            s["canaries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["arrived"] == true),
+            "{s}"
+        );
+        assert_eq!(s["bound"], "at_most");
+    }
+    let s3 = store(&report, "s3");
+    assert!(
+        s3["canaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["arrived"] == false),
+        "{s3}"
+    );
+    assert_eq!(s3["bound"], "at_least");
+    assert!(s3["loss_window_ms"].as_u64().unwrap() >= 1_000, "{s3}");
+    let rds = store(&report, "rds");
+    assert_eq!(rds["measured"], false);
+    assert!(
+        rds["note"].as_str().unwrap().contains("no SQL engine"),
+        "{rds}"
+    );
+    assert!(rds["loss_window_ms"].is_null());
+    // The decisions of both runs (who started them) are in the report.
+    let starts = report["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "start" && d["who"] == "auditor-test")
+        .count();
+    assert_eq!(starts, 2, "{}", report["decisions"]);
+    // The other formats.
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("## Verdict: PASSED"), "{md}");
+    let html_path = dir.join("report.html");
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains("<svg") && !html.contains("<script"));
+    screenshot(&html_path, "full-drill.png");
+    // Stored in the journal: listed, with the next annual drill due in a year.
+    let list = drills(&world).await;
+    assert_eq!(list.code, 0, "{}\n{}", list.stdout, list.stderr);
+    let id = report["id"].as_str().unwrap();
+    assert!(id.starts_with("drill-"), "{id}");
+    assert!(
+        list.stdout.contains(id) && list.stdout.contains("pass"),
+        "{}",
+        list.stdout
+    );
+    assert!(
+        list.stdout.contains("next annual drill due by"),
+        "{}",
+        list.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drill_with_lag_over_budget_fails_with_reasons_and_does_not_fail_back() {
+    binary();
+    let world = World::up().await;
+    // No replication at all, and a replica lag of 240 s against the 60 s RPO.
+    let db = &world.config.rds_replicas[0];
+    let datum = MetricDatum::builder()
+        .metric_name("ReplicaLag")
+        .dimensions(
+            Dimension::builder()
+                .name("DBInstanceIdentifier")
+                .value(&db.replica_instance)
+                .build(),
+        )
+        .value(240.0)
+        .unit(StandardUnit::Seconds)
+        .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from(
+            std::time::SystemTime::now(),
+        ))
+        .build();
+    world
+        .direct()
+        .cloudwatch(world.dr())
+        .await
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .metric_data(datum)
+        .send()
+        .await
+        .unwrap();
+    let dir = world.dir.path().join("failed-drill");
+    let run = drill(&world, &dir).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
+    let report = read_report(&dir);
+    assert_eq!(schema_errors(&report), Vec::<String>::new());
+    assert_eq!(report["verdict"]["passed"], false);
+    let reasons: Vec<&str> = report["verdict"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("(failover) ended failed")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("step ") && r.contains("failed")),
+        "the failing gate is named: {reasons:?}"
+    );
+    // A failed failover recovered nothing: no RTO.
+    assert!(report["rto"]["measured_ms"].is_null(), "{}", report["rto"]);
+    assert!(
+        reasons.iter().any(|r| r.starts_with("RTO not measured")),
+        "{reasons:?}"
+    );
+    // Only the failover ran; the report says the environment was left as the run left it.
+    assert_eq!(report["runs"].as_array().unwrap().len(), 1);
+    assert!(
+        report["limitations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("no failback was attempted")),
+        "{}",
+        report["limitations"]
+    );
+    // Nothing was promoted.
+    assert_eq!(
+        world
+            .emu
+            .stats()
+            .request_count("rds", world.dr(), "PromoteReadReplica"),
+        0
+    );
+    let html_path = dir.join("report.html");
+    assert!(std::fs::read_to_string(&html_path)
+        .unwrap()
+        .contains("Why it failed"));
+    screenshot(&html_path, "failed-drill.png");
+    // No passing drill on record: `pilotlight drills` says one is due, loudly, and exits 1.
+    let list = drills(&world).await;
+    assert_eq!(list.code, 1, "{}\n{}", list.stdout, list.stderr);
+    assert!(
+        list.stdout.contains("NO PASSING DRILL ON RECORD"),
+        "{}",
+        list.stdout
+    );
+    assert!(list.stdout.contains("FAIL"), "{}", list.stdout);
+}
