@@ -308,8 +308,14 @@ pub enum Command {
         /// Where to write the sandbox's environment config.
         #[arg(long, default_value = ".sandbox/environment.toml")]
         out: PathBuf,
-        /// Keep the emulator running after the check, until Ctrl-C.
+        /// Exit after the readiness check instead of running the control service and console.
         #[arg(long)]
+        check_only: bool,
+        /// Address of the control service and console.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Accepted for compatibility: staying up is the default now.
+        #[arg(long, hide = true)]
         stay: bool,
     },
     /// Run a DR drill: canaries written in the primary (RPO), the failover and failback (full mode),
@@ -666,7 +672,13 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
         Command::Sandbox {
             command: SandboxCommand::Emulator { port },
         } => sandbox::emulator(port).await,
-        Command::Demo { port, out, stay } => sandbox::demo(port, &out, stay).await,
+        Command::Demo {
+            port,
+            out,
+            check_only,
+            listen,
+            stay: _,
+        } => sandbox::demo(paths, port, &out, !check_only, listen).await,
         Command::Runbook {
             command:
                 render::RunbookCommand::Render {

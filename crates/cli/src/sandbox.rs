@@ -101,8 +101,15 @@ pub async fn emulator(port: u16) -> Result<u8> {
     Ok(0)
 }
 
-/// `pilotlight demo`: emulator, sandbox, then Pilotlight's main job on it.
-pub async fn demo(port: u16, out: &Path, stay: bool) -> Result<u8> {
+/// `pilotlight demo`: emulator, sandbox, the readiness check, then Pilotlight's main job on it:
+/// the control service and console (`serve`, journal in `paths`) until Ctrl-C, unless `!stay`.
+pub async fn demo(
+    paths: &crate::runs::Paths,
+    port: u16,
+    out: &Path,
+    stay: bool,
+    listen: std::net::SocketAddr,
+) -> Result<u8> {
     let emu = Emulator::start_on(port)
         .await
         .context("cannot start the emulator")?;
@@ -134,12 +141,18 @@ pub async fn demo(port: u16, out: &Path, stay: bool) -> Result<u8> {
             }
         });
         eprintln!(
-            "\nThe emulator stays up at {}. Try: pilotlight check --config {}\nCtrl-C to stop.",
+            "\nThe emulator stays up at {}; the control service and console start on http://{listen} \
+             (sign in with the token in {}). Try: pilotlight check --config {}\nCtrl-C to stop.",
             emu.endpoint(),
+            out.with_file_name("token-operator").display(),
             out.display()
         );
-        tokio::signal::ctrl_c().await?;
+        let served = crate::serve::serve(paths, out, listen, None, None).await;
         refresher.abort();
+        if !matches!(served, Ok(0)) {
+            emu.shutdown().await;
+            return served;
+        }
     }
     emu.shutdown().await;
     Ok(report.verdict.exit_code() as u8)
