@@ -10,7 +10,7 @@
 mod common;
 
 use base64::Engine;
-use common::{pilotlight, World, RUNBOOKS};
+use common::{pilotlight, World};
 use futures::StreamExt;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -29,12 +29,13 @@ fn bin() -> Command {
 
 async fn serve(world: &World, config: &std::path::Path) -> (Child, String) {
     let journal = world.journal();
+    let runbooks = world.quick_runbooks();
     let mut child = bin()
         .args([
             "--journal",
             &journal,
             "--runbooks",
-            RUNBOOKS,
+            &runbooks,
             "serve",
             "--config",
         ])

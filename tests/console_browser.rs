@@ -12,7 +12,7 @@
 mod common;
 
 use anyhow::{bail, Context, Result};
-use common::{World, RUNBOOKS};
+use common::World;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -50,21 +50,6 @@ async fn endpoint() -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}/health")
-}
-
-/// The runbooks with the failback's gradual-return soak shortened from minutes to a second.
-fn quick_runbooks(world: &World) -> String {
-    let dir = world.dir.path().join("runbooks");
-    std::fs::create_dir_all(&dir).unwrap();
-    for name in ["failover.toml", "failback.toml"] {
-        let text = std::fs::read_to_string(format!("{RUNBOOKS}/{name}")).unwrap();
-        std::fs::write(
-            dir.join(name),
-            text.replace("soak = \"2m\"", "soak = \"1s\""),
-        )
-        .unwrap();
-    }
-    dir.to_str().unwrap().to_string()
 }
 
 /// The sandbox's config plus a [health] section (one probe, from the control service) and
@@ -541,7 +526,7 @@ async fn an_operator_fails_over_and_back_from_the_browser() -> Result<()> {
         world.config.regions.dr.clone(),
     );
     let env_name = world.config.environment.name.clone();
-    let runbooks = quick_runbooks(&world);
+    let runbooks = world.quick_runbooks();
     let config = console_config(&world, &endpoint().await, false);
     let (_serve, base) = serve(&world, &config, &runbooks).await;
     let driver = chromedriver().await?;
@@ -692,7 +677,7 @@ async fn an_operator_fails_over_and_back_from_the_browser() -> Result<()> {
 async fn a_second_person_approves_a_failover_from_the_browser() -> Result<()> {
     let world = World::up().await;
     let env_name = world.config.environment.name.clone();
-    let runbooks = quick_runbooks(&world);
+    let runbooks = world.quick_runbooks();
     let config = console_config(&world, &endpoint().await, true);
     let (_serve, base) = serve(&world, &config, &runbooks).await;
     let driver = chromedriver().await?;

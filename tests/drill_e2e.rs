@@ -9,7 +9,7 @@
 mod common;
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use common::{World, RUNBOOKS};
+use common::World;
 use pilotlight_sandbox::{ReplicationDelays, Replicator};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -69,11 +69,12 @@ fn schema_errors(report: &Value) -> Vec<String> {
 
 async fn drill(world: &World, dir: &Path) -> common::Run {
     let journal = world.journal();
+    let runbooks = world.quick_runbooks();
     pilotlight(&[
         "--journal",
         &journal,
         "--runbooks",
-        RUNBOOKS,
+        &runbooks,
         "drill",
         "--config",
         world.config_path.to_str().unwrap(),

@@ -9,21 +9,6 @@ mod common;
 use common::{diff, pilotlight, pilotlight_env, snapshot, Run, World, RUNBOOKS};
 use serde_json::Value;
 
-/// The runbooks with the gradual return's soak shortened, so the test does not wait minutes.
-fn quick_runbooks(world: &World) -> String {
-    let dir = world.dir.path().join("runbooks");
-    std::fs::create_dir_all(&dir).unwrap();
-    for name in ["failover.toml", "failback.toml"] {
-        let text = std::fs::read_to_string(format!("{RUNBOOKS}/{name}")).unwrap();
-        let quick = text.replace("soak = \"2m\"", "soak = \"1s\"");
-        if name == "failback.toml" {
-            assert_ne!(quick, text, "the failback runbook has a soak to shorten");
-        }
-        std::fs::write(dir.join(name), quick).unwrap();
-    }
-    dir.to_str().unwrap().to_string()
-}
-
 async fn failback(world: &World, runbooks: &str, vars: &[(&str, &str)]) -> Run {
     let journal = world.journal();
     pilotlight_env(
@@ -78,7 +63,7 @@ fn step_ids(report: &Value) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn failover_then_failback_restores_the_world() {
     let world = World::up().await;
-    let runbooks = quick_runbooks(&world);
+    let runbooks = world.quick_runbooks();
     let before = snapshot(&world).await;
     let st = status(&world).await;
     assert_eq!(st["phase"], "normal", "{st:#}");
@@ -232,7 +217,7 @@ async fn failover_then_failback_restores_the_world() {
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_during_failback_resumes_and_completes() {
     let world = World::up().await;
-    let runbooks = quick_runbooks(&world);
+    let runbooks = world.quick_runbooks();
     let before = snapshot(&world).await;
     let over = world.failover(&[], &[]).await;
     assert_eq!(over.code, 0, "failover:\n{}", over.stderr);
@@ -276,7 +261,7 @@ async fn killed_during_failback_resumes_and_completes() {
 
 /// The runbooks with the soak and the routers' drain timeout shortened.
 fn runbooks_with(world: &World, soak: &str, drain: &str) -> String {
-    let dir = quick_runbooks(world);
+    let dir = world.quick_runbooks();
     let path = format!("{dir}/failback.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let text = text
