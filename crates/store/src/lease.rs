@@ -7,8 +7,9 @@
 //! Key `environment` (S). Attributes: `holder` (S, absent once released), `epoch` (N, the
 //! fencing token: incremented on every takeover, checked by every journal write, see
 //! [`crate::DynamoJournal::with_fence`]), `version` (N, incremented on every write: acquire,
-//! renew, release), `duration_ms` (N), and for people only `heartbeat_ms` / `expires_at_ms`
-//! (the writer's wall clock).
+//! renew, release), `duration_ms` (N), `address` (S, the holder's API base URL, absent when the
+//! holder advertised none or released the lease; followers forward actions there), and for
+//! people only `heartbeat_ms` / `expires_at_ms` (the writer's wall clock).
 //!
 //! # Expiry on monotonic time
 //!
@@ -97,6 +98,11 @@ pub trait Lease: Send + Sync {
     /// Give the lease up, so another holder may take over at once (a no-op if it is no longer
     /// this grant's).
     async fn release(&self, grant: &Grant) -> Result<(), LeaseError>;
+    /// The lease item as this contender last read it (no I/O): who holds it and where it
+    /// listens. `None` before the first read.
+    fn last_seen(&self) -> Option<LeaseState> {
+        None
+    }
 }
 
 /// What a contender read of the lease item.
@@ -108,6 +114,8 @@ pub struct LeaseState {
     pub epoch: u64,
     /// The item's version.
     pub version: u64,
+    /// The holder's API base URL, if it advertised one.
+    pub address: Option<String>,
 }
 
 /// A (holder, version) a contender saw, and when, on its own monotonic clock.
@@ -183,7 +191,9 @@ pub struct DynamoLease {
     environment: String,
     duration: Duration,
     wall_offset_ms: i64,
+    address: Option<String>,
     last: Mutex<Option<Sighting>>,
+    seen: Mutex<Option<LeaseState>>,
 }
 
 impl std::fmt::Debug for DynamoLease {
@@ -216,7 +226,9 @@ impl DynamoLease {
             environment: environment.into(),
             duration: lease_duration,
             wall_offset_ms: 0,
+            address: None,
             last: Mutex::new(None),
+            seen: Mutex::new(None),
         }
     }
 
@@ -224,6 +236,13 @@ impl DynamoLease {
     /// host's clock were `offset_ms` off: for tests of clock skew. Decisions never read them.
     pub fn with_wall_clock_offset(mut self, offset_ms: i64) -> DynamoLease {
         self.wall_offset_ms = offset_ms;
+        self
+    }
+
+    /// Advertise `address` (this instance's API base URL, such as `http://10.0.1.5:8080`) in
+    /// the lease item while this instance holds it, so the others can forward actions to it.
+    pub fn with_address(mut self, address: Option<String>) -> DynamoLease {
+        self.address = address;
         self
     }
 
@@ -256,13 +275,17 @@ impl DynamoLease {
     async fn read(&self) -> Result<Option<LeaseState>, DynamoError> {
         let t = &self.table;
         let Some(item) = t.get(self.key()).await? else {
+            *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = None;
             return Ok(None);
         };
-        Ok(Some(LeaseState {
+        let state = LeaseState {
             holder: t.opt_string(&item, "holder")?.filter(|h| !h.is_empty()),
             epoch: t.num(&item, "epoch")?,
             version: t.num(&item, "version")?,
-        }))
+            address: t.opt_string(&item, "address")?.filter(|a| !a.is_empty()),
+        };
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(state.clone());
+        Ok(Some(state))
     }
 
     fn remember(&self, s: Option<Sighting>) {
@@ -334,6 +357,9 @@ impl Lease for DynamoLease {
                 item.insert("holder".into(), s(holder));
                 item.insert("epoch".into(), n(1));
                 item.insert("version".into(), n(1));
+                if let Some(a) = &self.address {
+                    item.insert("address".into(), s(a));
+                }
                 for (k, v) in self.stamps() {
                     let name = match k {
                         ":hb" => "heartbeat_ms",
@@ -371,14 +397,16 @@ impl Lease for DynamoLease {
                 self.remember(None);
                 let mut values = vec![(":h", s(holder)), (":one", n(1)), (":v", n(version))];
                 values.extend(self.stamps());
-                let item = self
-                    .update(
-                        "SET holder = :h, epoch = epoch + :one, version = version + :one, \
-                         heartbeat_ms = :hb, expires_at_ms = :exp, duration_ms = :d",
-                        "version = :v",
-                        values,
-                    )
-                    .await?;
+                let set = "SET holder = :h, epoch = epoch + :one, version = version + :one, \
+                           heartbeat_ms = :hb, expires_at_ms = :exp, duration_ms = :d";
+                let expression = match &self.address {
+                    Some(a) => {
+                        values.push((":a", s(a)));
+                        format!("{set}, address = :a")
+                    }
+                    None => format!("{set} REMOVE address"),
+                };
+                let item = self.update(&expression, "version = :v", values).await?;
                 let Some(item) = item else { return Ok(None) };
                 let g = self.grant(holder, &item, sent)?;
                 tracing::info!(
@@ -445,7 +473,7 @@ impl Lease for DynamoLease {
                         .update_item()
                         .table_name(&t.name)
                         .set_key(Some(self.key()))
-                        .update_expression("REMOVE holder SET version = version + :one")
+                        .update_expression("REMOVE holder, address SET version = version + :one")
                         .condition_expression("version = :v AND holder = :h AND epoch = :e")
                         .expression_attribute_values(":one", n(1))
                         .expression_attribute_values(":v", n(grant.version))
@@ -458,6 +486,10 @@ impl Lease for DynamoLease {
             .map_err(|e| t.aws(e))?;
         tracing::info!(environment = %self.environment, holder = %grant.holder, epoch = grant.epoch, released = released.is_some(), "lease released");
         Ok(())
+    }
+
+    fn last_seen(&self) -> Option<LeaseState> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -472,6 +504,7 @@ mod tests {
             holder: Some(holder.into()),
             epoch: 3,
             version,
+            address: None,
         }
     }
 
@@ -483,6 +516,7 @@ mod tests {
             holder: None,
             epoch: 3,
             version: 9,
+            address: None,
         };
         assert_eq!(
             decide(Some(&released), None, t0, D),

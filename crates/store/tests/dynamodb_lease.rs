@@ -314,3 +314,45 @@ async fn a_stale_leaders_journal_writes_are_fenced_after_a_takeover() {
     .unwrap();
     assert_eq!(jb.active_run(env).await.unwrap(), None);
 }
+
+/// The holder's advertised address is in the lease item while it holds it: the other contender
+/// reads it (where followers forward actions), a takeover replaces it, and a release removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_leaders_address_is_advertised_replaced_on_takeover_and_removed_on_release() {
+    let store = common::store().await;
+    let env = "env-address";
+    let a = store
+        .lease(env, D)
+        .with_address(Some("http://10.0.0.1:8080".into()));
+    let b = store
+        .lease(env, D)
+        .with_address(Some("http://10.0.0.2:8080".into()));
+    assert_eq!(b.last_seen(), None, "nothing seen before the first read");
+    let ga = a.acquire("a").await.unwrap().expect("a leads");
+    assert!(b.acquire("b").await.unwrap().is_none(), "a holds the lease");
+    let seen = b.last_seen().expect("b read the item");
+    assert_eq!(seen.holder.as_deref(), Some("a"));
+    assert_eq!(seen.address.as_deref(), Some("http://10.0.0.1:8080"));
+    assert_eq!(seen.epoch, ga.epoch);
+
+    // a stops renewing; b takes over and advertises its own address.
+    let (gb, _) = acquire_within(&b, "b", D * 4).await;
+    assert!(a.acquire("a").await.unwrap().is_none());
+    let seen = a.last_seen().expect("a read the item");
+    assert_eq!(seen.holder.as_deref(), Some("b"));
+    assert_eq!(seen.address.as_deref(), Some("http://10.0.0.2:8080"));
+
+    // b releases: no holder and no address.
+    b.release(&gb).await.unwrap();
+    let c = store.lease(env, D);
+    let gc = c.acquire("c").await.unwrap().expect("a released lease is taken at once");
+    let seen = c.last_seen().expect("c read the item");
+    assert_eq!(seen.holder, None, "released before c took it");
+    assert_eq!(seen.address, None, "a release removes the address");
+    // c advertises none: the takeover removes any address.
+    assert!(a.acquire("a").await.unwrap().is_none());
+    let seen = a.last_seen().unwrap();
+    assert_eq!(seen.holder.as_deref(), Some("c"));
+    assert_eq!(seen.address, None);
+    assert_eq!(seen.epoch, gc.epoch);
+}
