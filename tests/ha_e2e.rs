@@ -423,3 +423,192 @@ async fn clock_skew() {
         killed_at.elapsed()
     );
 }
+
+fn token(ha: &Ha, role: &str) -> String {
+    std::fs::read_to_string(ha.world.dir.path().join(format!("token-{role}")))
+        .expect("sandbox up writes a token per role")
+        .trim()
+        .to_string()
+}
+
+/// POST `path` on `base` with `req` built by `with`; the status, the body and the
+/// `x-pilotlight-forwarded-to` header.
+async fn post(
+    base: &str,
+    path: &str,
+    with: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> (u16, Value, Option<String>) {
+    let r = with(reqwest::Client::new().post(format!("{base}{path}")))
+        .timeout(Duration::from_secs(40))
+        .send()
+        .await
+        .expect("the instance answers");
+    let status = r.status().as_u16();
+    let to = r
+        .headers()
+        .get("x-pilotlight-forwarded-to")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, r.json().await.unwrap_or(Value::Null), to)
+}
+
+/// A follower forwards actions to the leader it sees in the lease: a bearer-token start and a
+/// console session's pause (signed with the shared key) are carried out by the leader for the
+/// person who made them. The leader refuses an assertion signed with another key and a
+/// replayed one.
+#[tokio::test(flavor = "multi_thread")]
+async fn follower_forwards_actions_to_the_leader() {
+    use pilotlight_server::forward::{Assertion, ForwardKey, ASSERTION, SIGNATURE};
+    let _one = SERIAL.lock().await;
+    let ha = Ha::new().await;
+    let secret = ha.world.dir.path().join("forward.key");
+    std::fs::write(&secret, "0123456789abcdef0123456789abcdef-shared\n").unwrap();
+    let key_arg = ["--ha-forward-secret-file", secret.to_str().unwrap()];
+    let a = ha.instance("a", &key_arg).await;
+    a.wait_leader(Duration::from_secs(30)).await;
+    let b = ha.instance("b", &key_arg).await;
+    eventually(
+        Duration::from_secs(10),
+        "b sees a lead at its address",
+        || async {
+            b.leader().await.is_some_and(|v| {
+                v["leader"] == false
+                    && v["leader_seen"]["instance"] == "a"
+                    && v["leader_seen"]["address"] == a.url.as_str()
+            })
+        },
+    )
+    .await;
+    ha.world
+        .emu
+        .control()
+        .set_promotion_delay(Duration::from_secs(6))
+        .unwrap();
+
+    // A bearer-token failover sent to the follower is started by the leader.
+    let env = ha.world.config.environment.name.clone();
+    let operator = token(&ha, "operator");
+    let (status, v, to) = post(&b.url, "/api/v1/runs", |r| {
+        r.bearer_auth(&operator).json(&serde_json::json!({
+            "runbook": "failover", "reason": "forwarded by a follower", "confirm": env,
+            "planned": false, "idempotency_key": "forwarded-1",
+        }))
+    })
+    .await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(to.as_deref(), Some("a"), "answered by the leader");
+    let run_id = v["run_id"].as_str().expect("a run id").to_string();
+
+    // A console session signed in on the follower pauses it, through the leader.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/session", b.url))
+        .json(&serde_json::json!({ "token": token(&ha, "approver") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let session: Value = r.json().await.unwrap();
+    let csrf = session["csrf_token"].as_str().unwrap().to_string();
+    let user = session["user"].as_str().unwrap().to_string();
+    let pause = format!("/api/v1/runs/{run_id}/pause");
+    // Without the CSRF token the follower refuses it itself.
+    let (status, v, to) = post(&b.url, &pause, |r| r.header("cookie", &cookie)).await;
+    assert_eq!((status, to), (403, None), "{v}");
+    let (status, v, to) = post(&b.url, &pause, |r| {
+        r.header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&serde_json::json!({ "reason": "look first" }))
+    })
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(to.as_deref(), Some("a"));
+
+    eventually(Duration::from_secs(60), "the run pauses", || async {
+        ha.runs()
+            .await
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Paused)
+    })
+    .await;
+
+    // The leader checks assertions itself: another key, then a replay, are refused.
+    let resume = format!("/api/v1/runs/{run_id}/resume");
+    let body = br#"{"reason":"carry on"}"#;
+    let forge = |key: &ForwardKey| {
+        let assertion = Assertion {
+            principal: pilotlight_core::access::Principal {
+                name: user.clone(),
+                role: pilotlight_core::access::Role::Approver,
+            },
+            via: "b".into(),
+            at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64,
+            nonce: format!("{:?}", Instant::now()),
+        }
+        .encode();
+        let sig = key.sign("POST", &resume, body, &assertion);
+        (assertion, sig)
+    };
+    let wrong = ForwardKey::from_bytes(&[9u8; 32]).unwrap();
+    let (assertion, sig) = forge(&wrong);
+    let send = |assertion: String, sig: String| {
+        let resume = resume.clone();
+        let url = a.url.clone();
+        async move {
+            post(&url, &resume, |r| {
+                r.header(ASSERTION, assertion)
+                    .header(SIGNATURE, sig)
+                    .header("content-type", "application/json")
+                    .body(body.to_vec())
+            })
+            .await
+        }
+    };
+    let (status, v, _) = send(assertion, sig).await;
+    assert_eq!(status, 401, "another key is refused: {v}");
+    let right = ForwardKey::from_file(&secret).unwrap();
+    let (assertion, sig) = forge(&right);
+    let (status, v, _) = send(assertion.clone(), sig.clone()).await;
+    assert_eq!(status, 200, "the shared key is accepted: {v}");
+    let (status, v, _) = send(assertion, sig).await;
+    assert_eq!(status, 401, "a replay is refused: {v}");
+    assert!(v["error"].as_str().unwrap().contains("replay"), "{v}");
+
+    eventually(
+        Duration::from_secs(120),
+        "the forwarded run succeeds",
+        || async {
+            ha.runs()
+                .await
+                .first()
+                .is_some_and(|r| r.status == RunStatus::Succeeded)
+        },
+    )
+    .await;
+    let runs = ha.runs().await;
+    assert_eq!(runs.len(), 1, "one run: {runs:#?}");
+    assert_eq!(runs[0].id, run_id);
+    assert_eq!(runs[0].reason, "forwarded by a follower");
+    let events = ha.journal().await.events(&run_id).await.unwrap();
+    let paused_by: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            pilotlight_core::run::Event::Paused { by, .. } => Some(by.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        paused_by,
+        vec![user.clone()],
+        "the session's person paused it"
+    );
+    assert!(
+        a.logged("acting on an action forwarded by a follower"),
+        "the leader logs forwarded console actions"
+    );
+    assert!(b.logged("action forwarded to the leader"));
+    assert_no_duplicate_side_effects(&ha.world);
+}

@@ -204,6 +204,16 @@ pub enum Command {
         /// were this many milliseconds off (the election never reads them: scenario clock_skew).
         #[arg(long, hide = true, default_value_t = 0, allow_hyphen_values = true)]
         test_wall_clock_offset_ms: i64,
+        /// Several instances: the URL the others reach this instance's API at, advertised in
+        /// the lease while it leads, so they forward actions to it (default: http://LISTEN
+        /// unless --listen is a wildcard address).
+        #[arg(long, requires = "ha_journal_table")]
+        advertise_url: Option<String>,
+        /// Several instances: a file with the secret (at least 32 bytes) every instance shares,
+        /// to forward actions made in a follower's console to the leader. Without it, only
+        /// bearer-token actions are forwarded (docs/deploying.md).
+        #[arg(long, requires = "ha_journal_table")]
+        ha_forward_secret_file: Option<PathBuf>,
     },
     /// Run one vantage point's probes from here and report them to the control service.
     Observer {
@@ -571,6 +581,8 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             instance,
             lease_duration,
             test_wall_clock_offset_ms,
+            advertise_url,
+            ha_forward_secret_file,
         } => {
             let ha = ha_journal_table
                 .zip(ha_lease_table)
@@ -580,6 +592,8 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
                     region: ha_region,
                     lease_duration,
                     wall_clock_offset_ms: test_wall_clock_offset_ms,
+                    advertise_url,
+                    forward_secret_file: ha_forward_secret_file,
                 });
             serve::serve(paths, &config, listen, instance, ha).await
         }

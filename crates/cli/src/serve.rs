@@ -11,7 +11,7 @@ use pilotlight_core::journal::{Decision, Journal};
 use pilotlight_server::leader::{self, Election, GuardedActuator, LeaderGuard};
 use pilotlight_server::{Acting, Control, ControlDeps, ControlSettings, ProbeResult, ProbeRunner};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::info;
@@ -70,6 +70,25 @@ pub struct Ha {
     pub lease_duration: Duration,
     /// Tests only: the offset of the informational wall-clock times of the lease item.
     pub wall_clock_offset_ms: i64,
+    /// The URL the other instances reach this one at (default: from the listen address).
+    pub advertise_url: Option<String>,
+    /// The shared secret for forwarding console actions to the leader.
+    pub forward_secret_file: Option<PathBuf>,
+}
+
+/// The URL to advertise in the lease: the given one (checked), else `http://ADDR` unless the
+/// listen address is a wildcard (which says nothing about how to reach this host).
+fn advertised(given: Option<&str>, addr: SocketAddr) -> Result<Option<String>, String> {
+    match given {
+        Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+            Ok(Some(u.trim_end_matches('/').to_string()))
+        }
+        Some(u) => Err(format!(
+            "--advertise-url {u}: give the URL the other instances reach this one at, such as http://10.0.1.5:8080"
+        )),
+        None if addr.ip().is_unspecified() => Ok(None),
+        None => Ok(Some(format!("http://{addr}"))),
+    }
 }
 
 /// The default instance name: host name and process id.
@@ -140,6 +159,34 @@ pub async fn serve(
         }
         None => None,
     };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}; pick a free address with --listen"))?;
+    let addr = listener.local_addr()?;
+    let forward_key = match ha.as_ref().and_then(|h| h.forward_secret_file.as_ref()) {
+        Some(f) => match pilotlight_server::forward::ForwardKey::from_file(f) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(2);
+            }
+        },
+        None => None,
+    };
+    let advertise = match ha
+        .as_ref()
+        .map(|h| advertised(h.advertise_url.as_deref(), addr))
+    {
+        Some(Ok(a)) => a,
+        Some(Err(msg)) => {
+            eprintln!("{msg}");
+            return Ok(2);
+        }
+        None => None,
+    };
+    if ha.is_some() && advertise.is_none() {
+        eprintln!("warning: listening on {addr} and no --advertise-url: when this instance leads, the others cannot forward actions to it (they answer 503); set --advertise-url");
+    }
     // The local SQLite journal: the journal itself for one instance; for several, this
     // instance's own audit log (the HA store holds runs, not the audit log).
     let local = open_journal(&paths.journal)?;
@@ -180,7 +227,8 @@ pub async fn serve(
                 env_name.clone(),
                 ha.lease_duration,
             )
-            .with_wall_clock_offset(ha.wall_clock_offset_ms);
+            .with_wall_clock_offset(ha.wall_clock_offset_ms)
+            .with_address(advertise.clone());
             let guard = LeaderGuard::new();
             let guarded = |g: LeaderGuard| {
                 move |a: Arc<dyn Actuator>| -> Arc<dyn Actuator> {
@@ -237,10 +285,6 @@ pub async fn serve(
     if election.is_some() {
         control.stand_by();
     }
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}; pick a free address with --listen"))?;
-    let addr = listener.local_addr()?;
     eprintln!(
         "pilotlight serve: watching {} (trigger mode {:?}{}); console and API on http://{addr}",
         env.environment.name,
@@ -287,7 +331,12 @@ pub async fn serve(
             auth: pilotlight_server::access::Authenticator::new(env.access.clone(), oidc),
         },
     );
-    let app = pilotlight_server::v1::app(api);
+    let forwarding = pilotlight_server::forward::Forwarding::new(
+        control.clone(),
+        api.auth().clone(),
+        forward_key,
+    );
+    let app = pilotlight_server::forward::wrap(pilotlight_server::v1::app(api), forwarding);
     let mut http_stop = stop.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -6,8 +6,10 @@
 //!   remote vantage point, placed on the control service's clock when they arrive.
 //! - `GET /api/v1/health`: the latest assessment, readiness, lag, trigger decision, evidence.
 //! - `GET /api/v1/health/events`: recorded declarations and trigger decisions, newest first.
-//! - `GET /api/v1/leader`: this instance, whether it leads (acts) and its lease epoch; of
-//!   several instances on the HA store only the leader acts, the others serve reads.
+//! - `GET /api/v1/leader`: this instance, whether it leads (acts) and its lease epoch, and the
+//!   leader as last seen in the lease (`leader_seen`: instance, address, epoch); of several
+//!   instances on the HA store only the leader acts, the others serve reads and forward actions
+//!   to it ([`crate::forward`]).
 
 use crate::control::Control;
 use crate::{auth, now};
@@ -168,6 +170,7 @@ async fn leader(State(control): State<Control>) -> Response {
         "instance": control.instance(),
         "leader": control.is_leader(),
         "epoch": control.acting().and_then(|a| a.epoch),
+        "leader_seen": control.leader_seen(),
     }))
     .into_response()
 }

@@ -133,6 +133,19 @@ pub struct Control {
     settings: ControlSettings,
     /// Runs this process is driving (never two drivers for one run).
     driving: Arc<Mutex<std::collections::HashSet<String>>>,
+    /// The leader as this instance last saw it in the lease (several instances only).
+    leader_seen: Arc<Mutex<Option<LeaderSeen>>>,
+}
+
+/// The leader as a standing-by instance last saw it in the lease item.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LeaderSeen {
+    /// The leading instance's name.
+    pub instance: String,
+    /// Its API base URL, where actions are forwarded (`None`: it advertised none).
+    pub address: Option<String>,
+    /// Its lease epoch.
+    pub epoch: u64,
 }
 
 impl Control {
@@ -156,6 +169,7 @@ impl Control {
             deps,
             health: health.map(Arc::new),
             driving: Arc::default(),
+            leader_seen: Arc::default(),
             state: Arc::new(Mutex::new(State {
                 leading: Some(Leading {
                     acting,
@@ -194,6 +208,20 @@ impl Control {
     /// Whether this instance leads (acts) now.
     pub fn is_leader(&self) -> bool {
         self.lock().leading.is_some()
+    }
+
+    /// Record who leads, as last read from the lease (`None`: nobody holds it).
+    pub fn set_leader_seen(&self, seen: Option<LeaderSeen>) {
+        *self.leader_seen.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+    }
+
+    /// Who leads, as this instance last saw it in the lease; `None` for a single instance,
+    /// before the first read, or while nobody holds the lease.
+    pub fn leader_seen(&self) -> Option<LeaderSeen> {
+        self.leader_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// This instance's name.

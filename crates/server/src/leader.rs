@@ -14,7 +14,7 @@
 //!   sending the call (SIGSTOP, a long pause) does not send it when it wakes after its grant
 //!   ended; it waits, and its drive is stopped when the lease turns out lost.
 
-use crate::control::{Acting, Control};
+use crate::control::{Acting, Control, LeaderSeen};
 use pilotlight_core::capability::{Actuator, Observation};
 use pilotlight_core::error::CapabilityError;
 use pilotlight_core::plan::Action;
@@ -206,6 +206,13 @@ pub async fn run(
                 }
             },
         };
+        control.set_leader_seen(election.lease.last_seen().and_then(|l| {
+            l.holder.map(|instance| LeaderSeen {
+                instance,
+                address: l.address,
+                epoch: l.epoch,
+            })
+        }));
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => break,

@@ -180,7 +180,7 @@ async fn authenticate(api: &Api, headers: &HeaderMap) -> Result<(Principal, Via)
 }
 
 /// Why a cookie-authenticated state-changing request looks cross-site, if it does.
-fn cross_site(headers: &HeaderMap, csrf: &str) -> Option<String> {
+pub(crate) fn cross_site(headers: &HeaderMap, csrf: &str) -> Option<String> {
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     if h("sec-fetch-site") == Some("cross-site") {
         return Some("cross-site request refused (Sec-Fetch-Site: cross-site)".into());

@@ -345,7 +345,11 @@ async fn the_leaders_address_is_advertised_replaced_on_takeover_and_removed_on_r
     // b releases: no holder and no address.
     b.release(&gb).await.unwrap();
     let c = store.lease(env, D);
-    let gc = c.acquire("c").await.unwrap().expect("a released lease is taken at once");
+    let gc = c
+        .acquire("c")
+        .await
+        .unwrap()
+        .expect("a released lease is taken at once");
     let seen = c.last_seen().expect("c read the item");
     assert_eq!(seen.holder, None, "released before c took it");
     assert_eq!(seen.address, None, "a release removes the address");
