@@ -610,5 +610,25 @@ async fn follower_forwards_actions_to_the_leader() {
         "the leader logs forwarded console actions"
     );
     assert!(b.logged("action forwarded to the leader"));
+    // One audit log for both instances, in the HA store: the sign-in on b and the actions the
+    // leader carried out, in one unbroken chain.
+    {
+        use pilotlight_core::audit::{verify_chain, AuditLog};
+        let entries = ha.journal().await.audit_entries(0, 1000).await.unwrap();
+        assert_eq!(verify_chain(&entries), Ok(()));
+        let allowed = |action: &str, actor: &str| {
+            entries
+                .iter()
+                .any(|e| e.action == action && e.actor == actor && e.outcome.label() == "allowed")
+        };
+        assert!(allowed("session.create", &user), "{entries:#?}");
+        assert!(allowed("run.pause", &user), "{entries:#?}");
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.action == "run.start" && e.target == "failover"),
+            "{entries:#?}"
+        );
+    }
     assert_no_duplicate_side_effects(&ha.world);
 }

@@ -187,9 +187,6 @@ pub async fn serve(
     if ha.is_some() && advertise.is_none() {
         eprintln!("warning: listening on {addr} and no --advertise-url: when this instance leads, the others cannot forward actions to it (they answer 503); set --advertise-url");
     }
-    // The local SQLite journal: the journal itself for one instance; for several, this
-    // instance's own audit log (the HA store holds runs, not the audit log).
-    let local = open_journal(&paths.journal)?;
     let instance = instance.unwrap_or_else(default_instance);
     let w = wire(&env);
     let env_name = env.environment.name.clone();
@@ -198,9 +195,13 @@ pub async fn serve(
     // election; the executor's actions are guarded by the lease.
     let mut _lock = None;
     let mut election = None;
+    // The audit log: the journal's (SQLite, or the HA store's one chain for every instance).
+    let audit: Arc<dyn pilotlight_core::audit::AuditLog>;
     let (journal, executor): (Arc<dyn Journal>, _) = match &ha {
         None => {
-            let journal = local.clone();
+            let local = open_journal(&paths.journal)?;
+            audit = local.clone();
+            let journal = local;
             _lock = match crate::runs::driver_lock(&paths.journal, &env_name)? {
                 Ok(l) => Some(l),
                 Err(msg) => {
@@ -255,6 +256,7 @@ pub async fn serve(
                 guard: guard.clone(),
                 make_acting,
             });
+            audit = Arc::new(journal.clone());
             let journal: Arc<dyn Journal> = Arc::new(journal);
             // Never acts: the instance stands by until elected, and then acts with the fenced
             // journal's executor.
@@ -327,7 +329,7 @@ pub async fn serve(
             plans,
             actuator: w.actuator.clone(),
             facts: w.facts.clone(),
-            audit: local.clone(),
+            audit,
             auth: pilotlight_server::access::Authenticator::new(env.access.clone(), oidc),
         },
     );

@@ -20,6 +20,7 @@
 //! | `#runs#` | `0` | `created` (N) | a counter of created runs: the tie-break of runs created in the same millisecond |
 //! | `#runs#` | `created_at_ms·10⁶ + n` | `ref_run_id` | every run, by creation (newest first with a descending `Query`) |
 //! | `#runs#<environment>` | `created_at_ms·10⁶ + n` | `ref_run_id` | the environment's runs, by creation |
+//! | `#audit#` | `1, 2, …` | `kind=audit`, `at_ms`, `actor`, `role`, `action`, `target`, `outcome`, `reason`, `detail` (JSON text), `prev_hash`, `hash` | the audit log: one hash chain shared by every instance ([`AuditLog`]) |
 //!
 //! # Conditional writes
 //!
@@ -59,6 +60,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use pilotlight_aws::retry::Caller;
+use pilotlight_core::audit::{AuditEntry, AuditLog, AuditRecord, Outcome as AuditOutcome};
 use pilotlight_core::journal::{
     CreateOutcome, Decision, HealthEvent, Journal, JournalError, RunOptions, RunRecord, StoredEvent,
 };
@@ -1250,5 +1252,104 @@ mod tests {
         assert!(pos(11, 1) > pos(10, 999_999));
         // Far-future times still fit DynamoDB's 38 digits.
         assert!(pos(u64::MAX, 5).to_string().len() <= 38);
+    }
+}
+
+/// The audit log's partition: one hash chain for every instance sharing the table.
+const AUDIT_PK: &str = "#audit#";
+
+impl DynamoJournal {
+    fn decode_audit(&self, item: &Item) -> Result<AuditEntry, DynamoError> {
+        let t = &self.table;
+        let outcome = match t.string(item, "outcome")?.as_str() {
+            "allowed" => AuditOutcome::Allowed,
+            "denied" => AuditOutcome::Denied,
+            other => return Err(t.corrupt(format!("audit outcome `{other}` is unknown"))),
+        };
+        Ok(AuditEntry {
+            seq: t.num(item, "seq")?,
+            at_ms: t.num(item, "at_ms")?,
+            actor: t.string(item, "actor")?,
+            role: t.string(item, "role")?,
+            action: t.string(item, "action")?,
+            target: t.string(item, "target")?,
+            outcome,
+            reason: t.string(item, "reason")?,
+            detail: t.string(item, "detail")?,
+            prev_hash: t.string(item, "prev_hash")?,
+            hash: t.string(item, "hash")?,
+        })
+    }
+}
+
+/// The audit log in the HA store: partition `#audit#`, `seq` 1, 2, …; each append reads the
+/// last entry and puts the next with `attribute_not_exists(seq)`, so instances appending at
+/// once still make one unbroken chain (the loser re-reads and chains onto the winner). Written
+/// without the fence: an instance that stands by still records refusals and sign-ins.
+#[async_trait::async_trait]
+impl AuditLog for DynamoJournal {
+    async fn append_audit(&self, record: &AuditRecord) -> Result<AuditEntry, JournalError> {
+        let t = &self.table;
+        for attempt in 1..=MAX_CONTENDED_ATTEMPTS {
+            let last = t.query(AUDIT_PK, None, false, Some(1)).await?;
+            let (seq, prev) = match last.first() {
+                Some(item) => {
+                    let e = self.decode_audit(item)?;
+                    (e.seq + 1, e.hash)
+                }
+                None => (1, pilotlight_core::audit::GENESIS.to_string()),
+            };
+            let e = AuditEntry::seal(record, seq, &prev);
+            let mut item = key(AUDIT_PK, seq);
+            item.extend([
+                ("kind".to_string(), s("audit")),
+                ("at_ms".to_string(), n(e.at_ms)),
+                ("actor".to_string(), s(&e.actor)),
+                ("role".to_string(), s(&e.role)),
+                ("action".to_string(), s(&e.action)),
+                ("target".to_string(), s(&e.target)),
+                ("outcome".to_string(), s(e.outcome.label())),
+                ("reason".to_string(), s(&e.reason)),
+                ("detail".to_string(), s(&e.detail)),
+                ("prev_hash".to_string(), s(&e.prev_hash)),
+                ("hash".to_string(), s(&e.hash)),
+            ]);
+            let put = t.put(item, Some("attribute_not_exists(seq)"), &[], vec![])?;
+            let unfenced = DynamoJournal {
+                table: self.table.clone(),
+                fence: None,
+            };
+            match unfenced.write(vec![put]).await? {
+                Outcome::Applied => {
+                    tracing::info!(seq = e.seq, actor = %e.actor, action = %e.action, outcome = e.outcome.label(), "audit entry recorded");
+                    return Ok(e);
+                }
+                _ => contention_pause(attempt).await,
+            }
+        }
+        Err(DynamoError::Contended {
+            table: t.label(),
+            what: "appending to the audit log".into(),
+            attempts: MAX_CONTENDED_ATTEMPTS,
+        }
+        .into())
+    }
+
+    async fn audit_entries(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, JournalError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .table
+            .query(AUDIT_PK, Some(after_seq), true, Some(limit))
+            .await?;
+        Ok(items
+            .iter()
+            .map(|i| self.decode_audit(i))
+            .collect::<Result<Vec<_>, _>>()?)
     }
 }
