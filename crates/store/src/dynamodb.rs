@@ -1195,66 +1195,6 @@ impl Journal for DynamoJournal {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn aws(class: ErrorClass) -> DynamoError {
-        DynamoError::Aws {
-            table: "dynamodb://us-west-2/j".into(),
-            source: Box::new(CapabilityError {
-                class,
-                service: "dynamodb".into(),
-                region: "us-west-2".into(),
-                operation: "TransactWriteItems".into(),
-                code: None,
-                message: "x".into(),
-                hint: "y".into(),
-            }),
-        }
-    }
-
-    #[test]
-    fn errors_are_classified_and_map_onto_journal_errors() {
-        assert!(aws(ErrorClass::Retryable).is_retryable());
-        assert!(aws(ErrorClass::Unreachable).is_retryable());
-        assert!(!aws(ErrorClass::Credentials).is_retryable());
-        assert!(!aws(ErrorClass::Terminal).is_retryable());
-        let j: JournalError = aws(ErrorClass::Retryable).into();
-        assert!(
-            j.is_retryable() && j.to_string().contains("dynamodb://us-west-2/j"),
-            "{j}"
-        );
-        let j: JournalError = aws(ErrorClass::Terminal).into();
-        assert!(matches!(j, JournalError::Other { .. }));
-        let j: JournalError = DynamoError::Fenced("epoch 3".into()).into();
-        assert_eq!(j, JournalError::Fenced("epoch 3".into()));
-        assert!(!j.is_retryable());
-        let c = DynamoError::Contended {
-            table: "t".into(),
-            what: "append".into(),
-            attempts: 3,
-        };
-        assert!(c.is_retryable());
-        assert!(JournalError::from(c).is_retryable());
-        let j: JournalError = DynamoError::Corrupt {
-            table: "t".into(),
-            detail: "bad".into(),
-        }
-        .into();
-        assert!(matches!(j, JournalError::Corrupt { .. }));
-    }
-
-    #[test]
-    fn index_positions_order_by_creation_then_counter() {
-        let pos = |ms: u64, c: u64| u128::from(ms) * ORDER_SCALE + u128::from(c) % ORDER_SCALE;
-        assert!(pos(10, 2) > pos(10, 1));
-        assert!(pos(11, 1) > pos(10, 999_999));
-        // Far-future times still fit DynamoDB's 38 digits.
-        assert!(pos(u64::MAX, 5).to_string().len() <= 38);
-    }
-}
-
 /// The audit log's partition: one hash chain for every instance sharing the table.
 const AUDIT_PK: &str = "#audit#";
 
@@ -1351,5 +1291,65 @@ impl AuditLog for DynamoJournal {
             .iter()
             .map(|i| self.decode_audit(i))
             .collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws(class: ErrorClass) -> DynamoError {
+        DynamoError::Aws {
+            table: "dynamodb://us-west-2/j".into(),
+            source: Box::new(CapabilityError {
+                class,
+                service: "dynamodb".into(),
+                region: "us-west-2".into(),
+                operation: "TransactWriteItems".into(),
+                code: None,
+                message: "x".into(),
+                hint: "y".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn errors_are_classified_and_map_onto_journal_errors() {
+        assert!(aws(ErrorClass::Retryable).is_retryable());
+        assert!(aws(ErrorClass::Unreachable).is_retryable());
+        assert!(!aws(ErrorClass::Credentials).is_retryable());
+        assert!(!aws(ErrorClass::Terminal).is_retryable());
+        let j: JournalError = aws(ErrorClass::Retryable).into();
+        assert!(
+            j.is_retryable() && j.to_string().contains("dynamodb://us-west-2/j"),
+            "{j}"
+        );
+        let j: JournalError = aws(ErrorClass::Terminal).into();
+        assert!(matches!(j, JournalError::Other { .. }));
+        let j: JournalError = DynamoError::Fenced("epoch 3".into()).into();
+        assert_eq!(j, JournalError::Fenced("epoch 3".into()));
+        assert!(!j.is_retryable());
+        let c = DynamoError::Contended {
+            table: "t".into(),
+            what: "append".into(),
+            attempts: 3,
+        };
+        assert!(c.is_retryable());
+        assert!(JournalError::from(c).is_retryable());
+        let j: JournalError = DynamoError::Corrupt {
+            table: "t".into(),
+            detail: "bad".into(),
+        }
+        .into();
+        assert!(matches!(j, JournalError::Corrupt { .. }));
+    }
+
+    #[test]
+    fn index_positions_order_by_creation_then_counter() {
+        let pos = |ms: u64, c: u64| u128::from(ms) * ORDER_SCALE + u128::from(c) % ORDER_SCALE;
+        assert!(pos(10, 2) > pos(10, 1));
+        assert!(pos(11, 1) > pos(10, 999_999));
+        // Far-future times still fit DynamoDB's 38 digits.
+        assert!(pos(u64::MAX, 5).to_string().len() <= 38);
     }
 }
