@@ -138,7 +138,11 @@ pub(crate) fn database_stores(env: &EnvironmentConfig, lag: Option<f64>) -> Vec<
 }
 
 /// Write the report files and store the report; print a summary. Returns the exit code.
-pub(crate) async fn finish(journal: &SqliteJournal, dir: &Path, report: &DrillReport) -> Result<u8> {
+pub(crate) async fn finish(
+    journal: &SqliteJournal,
+    dir: &Path,
+    report: &DrillReport,
+) -> Result<u8> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (name, text) in [
         ("report.json", render::render_json(report)),

@@ -11,9 +11,9 @@
 use crate::drill::{finish, new_drill_id, records, tier_name, trend};
 use crate::runs::{self, Paths};
 use anyhow::{anyhow, bail, Context, Result};
+use pilotlight_core::health::TriggerMode;
 use pilotlight_core::health::{HealthState, ProbeSample};
 use pilotlight_core::journal::{HealthEvent, Journal};
-use pilotlight_core::health::TriggerMode;
 use pilotlight_core::model::{EnvironmentConfig, ProbeKind, RunsIn};
 use pilotlight_core::readiness::Verdict as ReadinessVerdict;
 use pilotlight_core::run::RunStatus;
@@ -99,7 +99,12 @@ impl EmulatorControl {
         Ok(EmulatorControl { base, http })
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method.clone(), &url);
         if let Some(b) = body {
@@ -207,7 +212,11 @@ async fn clean_up(emu: &EmulatorControl, injected: &Mutex<Injected>) -> Vec<Reso
         // Retried: a lost answer must not leave the outage in place.
         for attempt in 0..3 {
             match emu
-                .send(reqwest::Method::DELETE, "/__emulator/faults", Some(body.clone()))
+                .send(
+                    reqwest::Method::DELETE,
+                    "/__emulator/faults",
+                    Some(body.clone()),
+                )
                 .await
             {
                 Ok(_) => break,
@@ -273,7 +282,10 @@ async fn clean_up(emu: &EmulatorControl, injected: &Mutex<Injected>) -> Vec<Reso
     }
     let left = out.iter().filter(|r| r.removed_at_ms.is_none()).count();
     if left == 0 {
-        tracing::info!(removed = out.len(), "game day: every injected fault removed");
+        tracing::info!(
+            removed = out.len(),
+            "game day: every injected fault removed"
+        );
     } else {
         tracing::error!(left, "game day: injected faults LEFT IN PLACE");
     }
@@ -494,7 +506,10 @@ async fn observe_outage(
         if let Some(run_id) = &m.run_id {
             let run = journal.run(run_id).await?;
             if run.status.is_final() {
-                eprintln!("game day {id}: failover run {run_id} {}", run.status.label());
+                eprintln!(
+                    "game day {id}: failover run {run_id} {}",
+                    run.status.label()
+                );
                 return Ok(m);
             }
         }
@@ -686,7 +701,13 @@ async fn report(
         h.probes
             .iter()
             .filter_map(|p| s.probe_settings(&p.id.as_str().into()))
-            .map(|ps| format!("{} failures {} apart", ps.failure_threshold, humantime::format_duration(ps.interval)))
+            .map(|ps| {
+                format!(
+                    "{} failures {} apart",
+                    ps.failure_threshold,
+                    humantime::format_duration(ps.interval)
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ")
     });
