@@ -275,3 +275,74 @@ async fn gameday_refuses_an_endpoint_that_is_not_the_sandbox_emulator() {
     assert!(run.stderr.contains("/__emulator/"), "{}", run.stderr);
     assert!(world.emu.faults().rules().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_gameday_removes_what_it_injected() {
+    let world = World::up().await;
+    let hc = primary_health_check(&world).await;
+    let base = std::fs::read_to_string(&world.config_path).unwrap();
+    // A threshold the game day cannot reach before it is interrupted.
+    let config = gameday_config(&world, &base, &hc);
+    let slow = config.with_file_name("slow.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("failure_threshold = {FAILURE_THRESHOLD}"),
+        "failure_threshold = 1000",
+    );
+    std::fs::write(&slow, text).unwrap();
+    let journal = world.journal();
+    let runbooks = world.quick_runbooks();
+    let log = world.dir.path().join("gameday.log");
+    let mut child = common::bin()
+        .args([
+            "--journal",
+            &journal,
+            "--runbooks",
+            &runbooks,
+            "gameday",
+            "--config",
+        ])
+        .arg(&slow)
+        .arg("--report")
+        .arg(world.dir.path().join("interrupted"))
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut injected = false;
+    for _ in 0..600 {
+        if !world.emu.faults().rules().is_empty() {
+            injected = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        injected,
+        "the game day never injected: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert_eq!(
+        emulator_health_checks(&world).await[&hc]["healthy"],
+        false,
+        "the probed health check is failed"
+    );
+    common::send_signal(child.id().unwrap(), 2);
+    let status = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait())
+        .await
+        .expect("the game day stops on Ctrl-C")
+        .unwrap();
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(world.emu.faults().rules().is_empty(), "{stderr}");
+    assert_eq!(emulator_health_checks(&world).await, serde_json::json!({}));
+    assert!(
+        common::pilotlight(&["--journal", &journal, "runs", "--output", "json"])
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no failover started"
+    );
+}
