@@ -531,16 +531,17 @@ pub struct FakeFacts {
 }
 
 impl FakeFacts {
-    fn primary_read(&self, service: &str, operation: &str) -> Result<(), CapabilityError> {
-        match *self.primary_fails.lock().unwrap() {
-            Some(class) => Err(CapabilityError {
+    /// The error of a primary-region read, when the primary fails.
+    fn primary_read(&self, service: &str, operation: &str) -> Option<CapabilityError> {
+        self.primary_fails
+            .lock()
+            .unwrap()
+            .map(|class| CapabilityError {
                 region: "us-east-1".into(),
                 service: service.into(),
                 operation: operation.into(),
                 ..err(class, "Service is unavailable")
-            }),
-            None => Ok(()),
-        }
+            })
     }
 }
 
@@ -560,7 +561,9 @@ impl Default for FakeFacts {
 #[async_trait]
 impl ReadinessFacts for FakeFacts {
     async fn dynamodb(&self, _: &DynamoTable) -> Result<DynamoFacts, CapabilityError> {
-        self.primary_read("dynamodb", "DescribeTable")?;
+        if let Some(e) = self.primary_read("dynamodb", "DescribeTable") {
+            return Err(e);
+        }
         let t = TableState {
             status: "ACTIVE".into(),
             replicas: vec![ReplicaState {
@@ -581,7 +584,9 @@ impl ReadinessFacts for FakeFacts {
         unimplemented!("not in fixtures")
     }
     async fn rds(&self, db: &RdsReplica) -> Result<RdsFacts, CapabilityError> {
-        self.primary_read("rds", "DescribeDBInstances")?;
+        if let Some(e) = self.primary_read("rds", "DescribeDBInstances") {
+            return Err(e);
+        }
         let replica = if *self.dr_replica_missing.lock().unwrap() {
             None
         } else {
