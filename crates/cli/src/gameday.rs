@@ -742,7 +742,7 @@ async fn report(
     ];
     phases.extend(build::phases_from_steps(&steps));
     let mut limitations = vec![
-        format!("run against the sandbox emulator: every AWS resource changes state at once, so the database, compute and DNS timings are the emulator's, not AWS's; detection and decision are the health watch's and the trigger's own"),
+        "run against the sandbox emulator: every AWS resource changes state at once, so the database, compute and DNS timings are the emulator's, not AWS's; detection and decision are the health watch's and the trigger's own".into(),
         "every vantage point probed from this machine (in the sandbox no observer runs elsewhere): a network partition between vantage points is not part of the game day".into(),
         "Route 53 is not blacked out with the primary region (a global service; see the scenario dns_control_plane_down)".into(),
     ];
