@@ -633,26 +633,32 @@ pub async fn gameday(paths: &Paths, args: GamedayArgs) -> Result<u8> {
     let resources = clean_up(&emu, &injected).await;
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
+    let left: Vec<&ResourceChange> = resources
+        .iter()
+        .filter(|r| r.removed_at_ms.is_none())
+        .collect();
+    for r in &left {
+        eprintln!(
+            "LEFT IN PLACE: {} {} ({}): {}",
+            r.kind, r.name, r.region, r.verified
+        );
+    }
     let m = match outcome {
         None => {
-            eprintln!("game day {id}: interrupted; the injected faults were removed ({} left). A failover run it started resumes with `pilotlight resume`; see `pilotlight runs`", resources.iter().filter(|r| r.removed_at_ms.is_none()).count());
+            eprintln!(
+                "game day {id}: interrupted; {} — no report. A failover run it started resumes with `pilotlight resume RUN`; see `pilotlight runs`",
+                if left.is_empty() {
+                    "everything injected was removed"
+                } else {
+                    "SOME INJECTED FAULTS ARE LEFT (above): remove them by hand"
+                }
+            );
             return Ok(1);
         }
         Some(Err(e)) => {
             eprintln!("game day {id}: {e:#}");
-            let left: Vec<_> = resources
-                .iter()
-                .filter(|r| r.removed_at_ms.is_none())
-                .collect();
-            if !left.is_empty() {
-                eprintln!("LEFT IN PLACE: {left:?}");
-                return Ok(1);
-            }
-            return Ok(if injected.lock().expect("injected").rules.is_empty() {
-                2
-            } else {
-                1
-            });
+            let nothing_injected = resources.is_empty();
+            return Ok(if nothing_injected { 2 } else { 1 });
         }
         Some(Ok(m)) => m,
     };
