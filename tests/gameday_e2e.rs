@@ -133,6 +133,22 @@ async fn gameday_measures_detection_decision_and_recovery_and_clears_its_faults(
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["mode"], "gameday");
+    let schema: Value = serde_json::from_str(include_str!(
+        "../crates/drill/schema/drill-report.schema.json"
+    ))
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the report follows the schema: {errors:#?}"
+    );
+    for f in ["report.html", "report.md"] {
+        assert!(dir.join(f).exists(), "{f} written");
+    }
     assert_eq!(report["verdict"]["passed"], true, "{:#}", report["verdict"]);
     // Every phase measured, in the order a recovery goes through them: detection, decision,
     // then database and compute (in parallel in the runbook), then DNS once both are done.
