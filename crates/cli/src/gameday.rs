@@ -813,3 +813,90 @@ async fn report(
     report.verdict.passed = report.verdict.reasons.is_empty();
     finish(journal, &args.report, &report).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(health: &str) -> EnvironmentConfig {
+        let base = include_str!("../../core/tests/fixtures/confer.toml");
+        toml::from_str(&format!("{base}\n{health}")).unwrap()
+    }
+
+    const VANTAGE: &str = r#"
+[[health.vantage_points]]
+id = "control"
+runs_in = "control"
+"#;
+
+    #[test]
+    fn preflight_names_the_health_checks_to_fail() {
+        let e = env(&format!(
+            r#"[health]
+[health.trigger]
+mode = "auto"
+[[health.probes]]
+id = "a"
+kind = "route53_health_check"
+health_check_id = "hc-2"
+[[health.probes]]
+id = "b"
+kind = "route53_health_check"
+health_check_id = "hc-1"
+[[health.probes]]
+id = "c"
+kind = "route53_health_check"
+health_check_id = "hc-2"
+{VANTAGE}"#
+        ));
+        assert_eq!(preflight(&e).unwrap(), ["hc-1", "hc-2"]);
+    }
+
+    #[test]
+    fn preflight_refuses_what_a_game_day_cannot_measure() {
+        let no_health = preflight(&env("")).unwrap_err();
+        assert!(no_health.contains("no [health] section"), "{no_health}");
+        let recommend = preflight(&env(&format!(
+            r#"[health]
+[health.trigger]
+mode = "recommend"
+[[health.probes]]
+id = "a"
+kind = "route53_health_check"
+health_check_id = "hc-1"
+{VANTAGE}"#
+        )))
+        .unwrap_err();
+        assert!(recommend.contains("mode = \"auto\""), "{recommend}");
+        let http = preflight(&env(&format!(
+            r#"[health]
+[health.trigger]
+mode = "auto"
+[[health.probes]]
+id = "api"
+kind = "http"
+url = "https://api.example/health"
+{VANTAGE}"#
+        )))
+        .unwrap_err();
+        assert!(http.contains("probe api"), "{http}");
+    }
+
+    /// Route 53 stays up (the DNS shift needs it), and every service a failover or a readiness
+    /// check calls in the primary is blacked out.
+    #[test]
+    fn the_outage_spares_route53_only() {
+        assert!(!REGIONAL_SERVICES.contains(&"route53"));
+        for s in [
+            "dynamodb",
+            "s3",
+            "kms",
+            "rds",
+            "ecs",
+            "autoscaling",
+            "monitoring",
+        ] {
+            assert!(REGIONAL_SERVICES.contains(&s), "{s}");
+        }
+    }
+}
