@@ -49,7 +49,7 @@ pub struct DrillArgs {
 }
 
 /// A drill id: `drill-` and a run id's time and random suffix (`drill-20261121-232909-e9bd`).
-fn new_drill_id(now_ms: u64) -> String {
+pub(crate) fn new_drill_id(now_ms: u64) -> String {
     let run_id = pilotlight_executor::new_run_id(now_ms);
     format!("drill-{}", run_id.strip_prefix("run-").unwrap_or(&run_id))
 }
@@ -71,7 +71,7 @@ fn confirm(env: &EnvironmentConfig) -> bool {
     line.trim() == env.environment.name
 }
 
-async fn records(journal: &SqliteJournal, run_id: &str) -> Result<RunRecords> {
+pub(crate) async fn records(journal: &SqliteJournal, run_id: &str) -> Result<RunRecords> {
     Ok(RunRecords {
         run: journal.run(run_id).await?,
         events: journal.events(run_id).await?,
@@ -93,7 +93,7 @@ async fn run_by_key(
         .map(|r| r.id))
 }
 
-fn tier_name(t: Tier) -> &'static str {
+pub(crate) fn tier_name(t: Tier) -> &'static str {
     match t {
         Tier::Production => "production",
         Tier::Staging => "staging",
@@ -102,7 +102,7 @@ fn tier_name(t: Tier) -> &'static str {
 }
 
 /// Earlier drills of the environment, oldest first.
-async fn trend(journal: &SqliteJournal, environment: &str) -> Result<Vec<TrendPoint>> {
+pub(crate) async fn trend(journal: &SqliteJournal, environment: &str) -> Result<Vec<TrendPoint>> {
     let mut earlier = journal.drills(Some(environment), 20).await?;
     earlier.reverse();
     Ok(earlier
@@ -119,7 +119,7 @@ async fn trend(journal: &SqliteJournal, environment: &str) -> Result<Vec<TrendPo
 }
 
 /// The databases Pilotlight cannot put a canary in, with the lag at the lag gate as an estimate.
-fn database_stores(env: &EnvironmentConfig, lag: Option<f64>) -> Vec<StoreRpo> {
+pub(crate) fn database_stores(env: &EnvironmentConfig, lag: Option<f64>) -> Vec<StoreRpo> {
     let estimate = lag
         .map(|l| format!(" The replica lag read at the lag gate was {l:.1}s (CloudWatch ReplicaLag): an estimate, not a measurement."))
         .unwrap_or_default();
@@ -138,7 +138,11 @@ fn database_stores(env: &EnvironmentConfig, lag: Option<f64>) -> Vec<StoreRpo> {
 }
 
 /// Write the report files and store the report; print a summary. Returns the exit code.
-async fn finish(journal: &SqliteJournal, dir: &Path, report: &DrillReport) -> Result<u8> {
+pub(crate) async fn finish(
+    journal: &SqliteJournal,
+    dir: &Path,
+    report: &DrillReport,
+) -> Result<u8> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (name, text) in [
         ("report.json", render::render_json(report)),

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod drill;
+pub mod gameday;
 pub mod output;
 pub mod progress;
 pub mod remote;
@@ -355,6 +356,33 @@ pub enum Command {
         #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
         canary_interval: std::time::Duration,
     },
+    /// Game day in the sandbox: inject an outage of the primary region through the emulator
+    /// (its services answer 503, the probed Route 53 health checks report unhealthy), let the
+    /// health watch and the automatic trigger of `[health]` detect it and fail over, and measure
+    /// detection, decision, database, compute and DNS. Injected faults are removed at the end.
+    ///
+    /// Exit code 0: it passed; 1: it failed; 2: it could not run (not the sandbox emulator, no
+    /// `[health]` with `mode = "auto"`, an active run).
+    Gameday {
+        /// The environment config file (TOML): the sandbox's, with a `[health]` section.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Directory for report.html, report.md and report.json.
+        #[arg(long, value_name = "DIR")]
+        report: PathBuf,
+        /// Who runs the game day (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// How long to wait, from the injection, for the declaration and the failover's end.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+        /// Canaries written per data store before the injection.
+        #[arg(long, default_value_t = 3)]
+        canaries: u32,
+        /// Time between two canaries of a store.
+        #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+        canary_interval: std::time::Duration,
+    },
     /// List stored drills (date, mode, pass/fail, RTO, RPO) and when the next annual drill is due.
     ///
     /// Exit code 0: every environment listed has a passing drill within 12 months; 1: a drill is due.
@@ -680,6 +708,24 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             drill::drill(paths, args).await
         }
         Command::Drills { config, output } => drill::list(paths, config.as_deref(), output).await,
+        Command::Gameday {
+            config,
+            report,
+            by,
+            timeout,
+            canaries,
+            canary_interval,
+        } => {
+            let args = gameday::GamedayArgs {
+                config,
+                report,
+                by: runs::operator(by),
+                timeout,
+                canaries,
+                canary_interval,
+            };
+            gameday::gameday(paths, args).await
+        }
         Command::Sandbox {
             command: SandboxCommand::Up { endpoint, out },
         } => sandbox::up(&endpoint, &out).await,

@@ -6,6 +6,7 @@ use crate::crashpoint;
 use crate::executor::Shared;
 use pilotlight_core::backoff::full_jitter;
 use pilotlight_core::capability::Notification;
+use pilotlight_core::error::{CapabilityError, ErrorClass};
 use pilotlight_core::journal::{Decision, JournalError};
 use pilotlight_core::plan::{Action, PlanNode};
 use pilotlight_core::readiness::{run_checks, Status, Verdict};
@@ -409,8 +410,37 @@ async fn caught_up(sh: &Shared, region: &str, instance: &str) -> Result<(), Atte
     }
 }
 
+/// Whether this run is an unplanned failover: the one run that exists for a primary region
+/// that may not answer at all.
+fn unplanned_failover(sh: &Shared) -> bool {
+    sh.run.plan.direction == Direction::Failover && !sh.run.options.planned
+}
+
+/// Whether `e` says only that the primary region's API did not answer as it should (an outage
+/// of the region this failover is leaving). Credentials problems are not that: they need a
+/// person whatever the primary's state.
+fn primary_did_not_answer(sh: &Shared, e: &CapabilityError) -> bool {
+    e.region == sh.env.regions.primary && e.class != ErrorClass::Credentials
+}
+
 async fn readiness_gate(sh: &Shared) -> Result<String, AttemptError> {
     let report = run_checks(&sh.env, sh.caps.facts.as_ref(), sh.env.check.concurrency).await;
+    // An unplanned failover is for a primary that may be down: a check that could not be
+    // completed only because the primary region did not answer does not block it (the DR side
+    // of such a check is then left to the steps that act on it, which fail if it is not there).
+    let primary_silent = |r: &pilotlight_core::readiness::CheckResult| {
+        unplanned_failover(sh)
+            && r.status == Status::Error
+            && r.error
+                .as_ref()
+                .is_some_and(|e| primary_did_not_answer(sh, e))
+    };
+    let unanswered: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| primary_silent(r))
+        .map(|r| format!("{}/{}", r.resource.kind, r.resource.name))
+        .collect();
     let summary = format!(
         "{} pass, {} warn, {} fail, {} error",
         report.count(Status::Pass),
@@ -426,14 +456,26 @@ async fn readiness_gate(sh: &Shared) -> Result<String, AttemptError> {
         .iter()
         .filter(|r| matches!(r.status, Status::Fail | Status::Error))
         .filter(|r| !(r.lag_over_rpo && lag_decided_elsewhere))
+        .filter(|r| !primary_silent(r))
         .map(|r| format!("{}/{}: {}", r.resource.kind, r.resource.name, r.reason))
         .collect();
     if report.verdict == Verdict::Ready || blocking.is_empty() {
-        let note = if report.verdict == Verdict::Ready {
-            ""
-        } else {
-            "; lag above the RPO is left to the lag gate"
-        };
+        let mut note = String::new();
+        if !unanswered.is_empty() {
+            warn!(run_id = %sh.run.id, region = %sh.env.regions.primary, checks = %unanswered.join(", "), "readiness gate: the primary region did not answer; not blocking an unplanned failover");
+            note.push_str(&format!(
+                "; the primary region {} did not answer for {} — not blocking an unplanned failover, the steps verify the DR side",
+                sh.env.regions.primary,
+                unanswered.join(", ")
+            ));
+        }
+        let others_not_ready = report
+            .results
+            .iter()
+            .any(|r| matches!(r.status, Status::Fail | Status::Error) && !primary_silent(r));
+        if report.verdict != Verdict::Ready && others_not_ready {
+            note.push_str("; lag above the RPO is left to the lag gate");
+        }
         return Ok(format!("DR ready ({summary}{note})"));
     }
     if let Some(why) = &sh.run.options.override_readiness {
@@ -503,13 +545,21 @@ async fn read_lag(
         }
     }
     let lag = if let Some(db) = env.rds_replicas.iter().find(|d| d.name == database) {
-        sh.caps
-            .facts
-            .rds(db)
-            .await
-            .map_err(Failure::from)?
-            .lag_seconds
-            .map(Duration::from_secs_f64)
+        match sh.caps.facts.rds(db).await {
+            Ok(f) => f.lag_seconds.map(Duration::from_secs_f64),
+            // The primary region does not answer (an outage is what an unplanned failover is
+            // for): the replica's lag is a DR metric, read on its own.
+            Err(e) if unplanned_failover(sh) && primary_did_not_answer(sh, &e) => {
+                warn!(run_id = %sh.run.id, database, error = %e, "lag gate: the primary region did not answer; reading the replica's lag in DR alone");
+                sh.caps
+                    .facts
+                    .rds_replica_lag(&env.regions.dr, &db.replica_instance)
+                    .await
+                    .map_err(Failure::from)?
+                    .map(|s| Duration::from_secs_f64(s.max(0.0)))
+            }
+            Err(e) => return Err(Failure::from(e).into()),
+        }
     } else if let Some(db) = env
         .aurora_global_clusters
         .iter()

@@ -287,6 +287,61 @@ async fn readiness_gate_refuses_unless_overridden_with_a_reason() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_primary_region_that_does_not_answer_does_not_block_an_unplanned_failover() {
+    let r = rig();
+    *r.facts.primary_fails.lock().unwrap() = Some(pilotlight_core::ErrorClass::Retryable);
+    let s = r
+        .exec
+        .start(request(plan(8), "k1", RunOptions::default()))
+        .await
+        .unwrap();
+    let status = r.exec.drive(&s.run.id).await.unwrap();
+    let st = state(&r, &s.run.id).await;
+    assert_eq!(status, RunStatus::Succeeded, "{st:#?}");
+    let gate = st.nodes["readiness"].message.clone().unwrap();
+    assert!(
+        gate.contains("us-east-1 did not answer") && gate.contains("rds/db"),
+        "{gate}"
+    );
+    // The lag is read in DR alone (the fake's replica lag, 0 s), and recorded as the estimate.
+    assert!(st.nodes["lag/db"]
+        .message
+        .as_ref()
+        .unwrap()
+        .contains("within budget"));
+    assert!(r.facts.lag_reads.load(Ordering::SeqCst) >= 1);
+    assert_eq!(r.world.act_count("promote"), 1);
+
+    // A planned switchover needs the primary: it still refuses.
+    let r = rig();
+    *r.facts.primary_fails.lock().unwrap() = Some(pilotlight_core::ErrorClass::Retryable);
+    let opts = RunOptions {
+        planned: true,
+        ..Default::default()
+    };
+    let s = r.exec.start(request(plan(8), "k2", opts)).await.unwrap();
+    assert_eq!(r.exec.drive(&s.run.id).await.unwrap(), RunStatus::Failed);
+    assert_eq!(r.world.total_acts(), 0);
+
+    // Denied credentials in the primary are not an outage: a person must fix them.
+    let r = rig();
+    *r.facts.primary_fails.lock().unwrap() = Some(pilotlight_core::ErrorClass::Credentials);
+    let s = r
+        .exec
+        .start(request(plan(8), "k3", RunOptions::default()))
+        .await
+        .unwrap();
+    assert_eq!(r.exec.drive(&s.run.id).await.unwrap(), RunStatus::Failed);
+    let st = state(&r, &s.run.id).await;
+    assert!(st.nodes["readiness"]
+        .message
+        .as_ref()
+        .unwrap()
+        .contains("--override-readiness"));
+    assert_eq!(r.world.total_acts(), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn lag_over_budget_needs_allow_data_loss_and_records_the_estimate() {
     let r = rig();
     *r.facts.lag_seconds.lock().unwrap() = Some(300.0);

@@ -525,6 +525,24 @@ pub struct FakeFacts {
     /// Lag reads by instance.
     pub lag_reads: AtomicUsize,
     pub dr_replica_missing: Mutex<bool>,
+    /// Reads of the primary region (us-east-1) fail with this class (a regional outage, or a
+    /// credentials problem there); DR reads still answer.
+    pub primary_fails: Mutex<Option<ErrorClass>>,
+}
+
+impl FakeFacts {
+    /// The error of a primary-region read, when the primary fails.
+    fn primary_read(&self, service: &str, operation: &str) -> Option<CapabilityError> {
+        self.primary_fails
+            .lock()
+            .unwrap()
+            .map(|class| CapabilityError {
+                region: "us-east-1".into(),
+                service: service.into(),
+                operation: operation.into(),
+                ..err(class, "Service is unavailable")
+            })
+    }
 }
 
 impl Default for FakeFacts {
@@ -535,6 +553,7 @@ impl Default for FakeFacts {
             lag_script: Mutex::new(Default::default()),
             lag_reads: AtomicUsize::new(0),
             dr_replica_missing: Mutex::new(false),
+            primary_fails: Mutex::new(None),
         }
     }
 }
@@ -542,6 +561,9 @@ impl Default for FakeFacts {
 #[async_trait]
 impl ReadinessFacts for FakeFacts {
     async fn dynamodb(&self, _: &DynamoTable) -> Result<DynamoFacts, CapabilityError> {
+        if let Some(e) = self.primary_read("dynamodb", "DescribeTable") {
+            return Err(e);
+        }
         let t = TableState {
             status: "ACTIVE".into(),
             replicas: vec![ReplicaState {
@@ -562,6 +584,9 @@ impl ReadinessFacts for FakeFacts {
         unimplemented!("not in fixtures")
     }
     async fn rds(&self, db: &RdsReplica) -> Result<RdsFacts, CapabilityError> {
+        if let Some(e) = self.primary_read("rds", "DescribeDBInstances") {
+            return Err(e);
+        }
         let replica = if *self.dr_replica_missing.lock().unwrap() {
             None
         } else {
