@@ -6,7 +6,7 @@ use crate::crashpoint;
 use crate::executor::Shared;
 use pilotlight_core::backoff::full_jitter;
 use pilotlight_core::capability::Notification;
-use pilotlight_core::error::{CapabilityError, ErrorClass};
+use pilotlight_core::error::CapabilityError;
 use pilotlight_core::journal::{Decision, JournalError};
 use pilotlight_core::plan::{Action, PlanNode};
 use pilotlight_core::readiness::{run_checks, Status, Verdict};
@@ -417,10 +417,9 @@ fn unplanned_failover(sh: &Shared) -> bool {
 }
 
 /// Whether `e` says only that the primary region's API did not answer as it should (an outage
-/// of the region this failover is leaving). Credentials problems are not that: they need a
-/// person whatever the primary's state.
+/// of the region this failover is leaving).
 fn primary_did_not_answer(sh: &Shared, e: &CapabilityError) -> bool {
-    e.region == sh.env.regions.primary && e.class != ErrorClass::Credentials
+    pilotlight_core::readiness::primary_did_not_answer(e, &sh.env.regions.primary)
 }
 
 async fn readiness_gate(sh: &Shared) -> Result<String, AttemptError> {
@@ -429,11 +428,7 @@ async fn readiness_gate(sh: &Shared) -> Result<String, AttemptError> {
     // completed only because the primary region did not answer does not block it (the DR side
     // of such a check is then left to the steps that act on it, which fail if it is not there).
     let primary_silent = |r: &pilotlight_core::readiness::CheckResult| {
-        unplanned_failover(sh)
-            && r.status == Status::Error
-            && r.error
-                .as_ref()
-                .is_some_and(|e| primary_did_not_answer(sh, e))
+        unplanned_failover(sh) && r.primary_silent(&sh.env.regions.primary)
     };
     let unanswered: Vec<String> = report
         .results

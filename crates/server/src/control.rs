@@ -19,7 +19,7 @@ use pilotlight_core::health::{
 use pilotlight_core::journal::{Decision, HealthEvent, Journal, RunOptions};
 use pilotlight_core::model::{EnvironmentConfig, HealthConfig, RunsIn};
 use pilotlight_core::plan::Plan;
-use pilotlight_core::readiness::{run_checks, Status};
+use pilotlight_core::readiness::{primary_did_not_answer, run_checks, Status};
 use pilotlight_executor::{Executor, StartRequest};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -422,10 +422,39 @@ impl Control {
             report.count(Status::Fail),
             report.count(Status::Error)
         );
+        // The trigger only ever starts an unplanned failover, for a primary that may be down:
+        // checks that could not be made only because the primary region did not answer do not
+        // hold it (the console still shows them as errors).
+        let (verdict, silent) = report.verdict_without_silent_primary();
+        let summary = if silent.is_empty() {
+            summary
+        } else {
+            warn!(region = %env.regions.primary, checks = %silent.join(", "), "readiness: the primary region did not answer; not counted against an automatic failover");
+            format!(
+                "{summary}; the primary region {} did not answer for {} (not counted against an automatic failover)",
+                env.regions.primary,
+                silent.join(", ")
+            )
+        };
         let mut lags = Vec::new();
         for db in &env.rds_replicas {
             let lag = match self.deps.facts.rds(db).await {
                 Ok(f) => f.lag_seconds.map(|s| Duration::from_secs_f64(s.max(0.0))),
+                // The replica's lag is a DR metric: read it on its own when the primary is silent.
+                Err(e) if primary_did_not_answer(&e, &env.regions.primary) => {
+                    match self
+                        .deps
+                        .facts
+                        .rds_replica_lag(&env.regions.dr, &db.replica_instance)
+                        .await
+                    {
+                        Ok(l) => l.map(|s| Duration::from_secs_f64(s.max(0.0))),
+                        Err(e) => {
+                            warn!(database = %db.name, error = %e, "cannot read replication lag in DR");
+                            None
+                        }
+                    }
+                }
                 Err(e) => {
                     warn!(database = %db.name, error = %e, "cannot read replication lag");
                     None
@@ -439,7 +468,7 @@ impl Control {
         }
         let mut st = self.lock();
         st.view.readiness = Some(ReadinessInput {
-            verdict: report.verdict,
+            verdict,
             evaluated_at: now(),
             summary,
         });

@@ -26,6 +26,11 @@ use tower::ServiceExt;
 const TOKENS: [&str; 2] = ["token-observer-a", "token-observer-b"];
 
 fn env(mode: &str) -> EnvironmentConfig {
+    env_with(mode, "")
+}
+
+/// The test environment with `extra` TOML (resources) appended.
+fn env_with(mode: &str, extra: &str) -> EnvironmentConfig {
     let text = format!(
         r#"
 [environment]
@@ -65,7 +70,7 @@ token_sha256 = "{b}"
         a = token_sha256(TOKENS[0]),
         b = token_sha256(TOKENS[1]),
     );
-    toml::from_str(&text).unwrap()
+    toml::from_str(&format!("{text}\n{extra}")).unwrap()
 }
 
 /// The control service's own probe: up or down as the test says.
@@ -183,13 +188,16 @@ struct Rig {
 }
 
 fn rig(mode: &str) -> Rig {
-    let env = Arc::new(env(mode));
+    rig_with(Arc::new(env(mode)), Arc::new(NoFacts))
+}
+
+fn rig_with(env: Arc<EnvironmentConfig>, facts: Arc<dyn ReadinessFacts>) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(SqliteJournal::open(&dir.path().join("j.db")).unwrap());
     let notes = Arc::new(Notes::default());
     let caps = Capabilities {
         actuator: Arc::new(NoActuator),
-        facts: Arc::new(NoFacts),
+        facts: facts.clone(),
         notifier: notes.clone(),
     };
     let exec = Executor::new(
@@ -215,7 +223,7 @@ fn rig(mode: &str) -> Rig {
             journal: journal.clone(),
             executor: exec.clone(),
             failover,
-            facts: Arc::new(NoFacts),
+            facts,
             probes: local.clone(),
             notifier: notes.clone(),
         },
@@ -471,6 +479,116 @@ async fn observation_reports_are_authenticated() {
             .unwrap()
             .status(),
         StatusCode::UNAUTHORIZED
+    );
+    let _ = r.stop.send(true);
+}
+
+/// The primary region does not answer at all (a regional outage): its RDS API fails, the
+/// replica's lag is read in DR alone.
+struct SilentPrimary;
+
+#[async_trait::async_trait]
+impl ReadinessFacts for SilentPrimary {
+    async fn dynamodb(
+        &self,
+        _: &pilotlight_core::model::DynamoTable,
+    ) -> Result<DynamoFacts, CapabilityError> {
+        unreachable!()
+    }
+    async fn s3(
+        &self,
+        _: &pilotlight_core::model::S3BucketPair,
+    ) -> Result<S3Facts, CapabilityError> {
+        unreachable!()
+    }
+    async fn kms(&self, _: &pilotlight_core::model::KmsKey) -> Result<KmsFacts, CapabilityError> {
+        unreachable!()
+    }
+    async fn rds(
+        &self,
+        _: &pilotlight_core::model::RdsReplica,
+    ) -> Result<RdsFacts, CapabilityError> {
+        Err(CapabilityError {
+            class: pilotlight_core::ErrorClass::Unreachable,
+            service: "rds".into(),
+            region: "us-east-1".into(),
+            operation: "DescribeDBInstances".into(),
+            code: Some("ServiceUnavailable".into()),
+            message: "the region does not answer".into(),
+            hint: String::new(),
+        })
+    }
+    async fn rds_replica_lag(
+        &self,
+        region: &str,
+        instance: &str,
+    ) -> Result<Option<f64>, CapabilityError> {
+        assert_eq!((region, instance), ("us-west-2", "db-replica"));
+        Ok(Some(2.0))
+    }
+    async fn aurora(
+        &self,
+        _: &pilotlight_core::model::AuroraGlobalCluster,
+    ) -> Result<AuroraFacts, CapabilityError> {
+        unreachable!()
+    }
+    async fn ecs(
+        &self,
+        _: &pilotlight_core::model::EcsService,
+    ) -> Result<EcsFacts, CapabilityError> {
+        unreachable!()
+    }
+    async fn autoscaling(
+        &self,
+        _: &pilotlight_core::model::AutoScalingGroup,
+    ) -> Result<AsgFacts, CapabilityError> {
+        unreachable!()
+    }
+    async fn route53(
+        &self,
+        _: &pilotlight_core::model::Route53,
+        _: &pilotlight_core::model::DnsRecord,
+    ) -> Result<Route53Facts, CapabilityError> {
+        unreachable!()
+    }
+}
+
+/// A regional outage takes the primary's APIs down with it: the scheduled readiness check of
+/// the database cannot be made. That must not hold the automatic failover the outage calls for
+/// (found by the game day); the lag is read from the replica in DR.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_primary_region_does_not_hold_the_automatic_failover() {
+    let env = env_with(
+        "auto",
+        "[[rds_replicas]]\nname = \"db\"\nprimary_instance = \"db-primary\"\nreplica_instance = \"db-replica\"\n",
+    );
+    let r = rig_with(Arc::new(env), Arc::new(SilentPrimary));
+    r.local.0.store(false, Ordering::SeqCst);
+    observers(&r.control, [false, false], 2.5).await;
+    let runs = r.journal.runs(None, 10).await.unwrap();
+    assert_eq!(
+        runs.len(),
+        1,
+        "the outage fails over: {:?}",
+        health_kinds(&r).await
+    );
+    assert_eq!(runs[0].requested_by, "pilotlight-trigger");
+    let view = r.control.view();
+    let readiness = view.readiness.expect("readiness evaluated");
+    assert!(
+        readiness.summary.contains("did not answer for rds/db"),
+        "{}",
+        readiness.summary
+    );
+    assert_eq!(
+        view.replication[0].lag,
+        Some(Duration::from_secs(2)),
+        "the lag is read in DR"
+    );
+    assert_eq!(
+        view.checks[0].status,
+        pilotlight_core::readiness::Status::Error,
+        "the check itself still says it could not be made"
     );
     let _ = r.stop.send(true);
 }

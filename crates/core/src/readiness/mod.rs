@@ -6,7 +6,7 @@ pub mod evaluate;
 pub mod facts;
 
 use crate::capability::ReadinessFacts;
-use crate::error::CapabilityError;
+use crate::error::{CapabilityError, ErrorClass};
 use crate::model::{EnvironmentConfig, ResourceKind, ResourceRef};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -109,6 +109,24 @@ impl CheckResult {
     }
 }
 
+/// Whether `e` says only that the `primary` region's API did not answer as it should — what a
+/// regional outage looks like — rather than a credentials problem, which needs a person whatever
+/// the primary's state.
+pub fn primary_did_not_answer(e: &CapabilityError, primary: &str) -> bool {
+    e.region == primary && e.class != ErrorClass::Credentials
+}
+
+impl CheckResult {
+    /// Whether this check could not be made only because the `primary` region did not answer.
+    pub fn primary_silent(&self, primary: &str) -> bool {
+        self.status == Status::Error
+            && self
+                .error
+                .as_ref()
+                .is_some_and(|e| primary_did_not_answer(e, primary))
+    }
+}
+
 /// Verdict of a whole readiness report, which also decides `pilotlight check`'s exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -169,6 +187,29 @@ impl ReadinessReport {
     /// Count of results with `status`.
     pub fn count(&self, status: Status) -> usize {
         self.results.iter().filter(|r| r.status == status).count()
+    }
+
+    /// What an unplanned failover goes by, its primary possibly down: the verdict of the
+    /// checks other than those that could not be made only because the primary region did not
+    /// answer, and the `kind/name` of those set aside (their DR side is left to the steps that
+    /// act on it). A definite failure still outranks everything.
+    pub fn verdict_without_silent_primary(&self) -> (Verdict, Vec<String>) {
+        let (silent, rest): (Vec<&CheckResult>, Vec<&CheckResult>) = self
+            .results
+            .iter()
+            .partition(|r| r.primary_silent(&self.primary));
+        let verdict = if rest.iter().any(|r| r.status == Status::Fail) {
+            Verdict::NotReady
+        } else if rest.iter().any(|r| r.status == Status::Error) {
+            Verdict::Unknown
+        } else {
+            Verdict::Ready
+        };
+        let names = silent
+            .iter()
+            .map(|r| format!("{}/{}", r.resource.kind, r.resource.name))
+            .collect();
+        (verdict, names)
     }
 }
 
@@ -268,4 +309,76 @@ fn missing_spec(r: ResourceRef) -> CheckResult {
         "resource is not in the environment config",
         "this is a bug in Pilotlight: please report it",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(name: &str) -> ResourceRef {
+        ResourceRef {
+            kind: ResourceKind::RdsReplica,
+            name: name.into(),
+        }
+    }
+
+    fn err(region: &str, class: ErrorClass) -> CapabilityError {
+        CapabilityError {
+            class,
+            service: "rds".into(),
+            region: region.into(),
+            operation: "DescribeDBInstances".into(),
+            code: None,
+            message: "service unavailable".into(),
+            hint: String::new(),
+        }
+    }
+
+    fn report(results: Vec<CheckResult>) -> ReadinessReport {
+        let verdict = if results.iter().any(|r| r.status == Status::Fail) {
+            Verdict::NotReady
+        } else if results.iter().any(|r| r.status == Status::Error) {
+            Verdict::Unknown
+        } else {
+            Verdict::Ready
+        };
+        ReadinessReport {
+            environment: "e".into(),
+            primary: "us-east-1".into(),
+            dr: "us-west-2".into(),
+            verdict,
+            results,
+        }
+    }
+
+    #[test]
+    fn only_the_primarys_silence_is_set_aside() {
+        let silent = CheckResult::error(res("db"), err("us-east-1", ErrorClass::Unreachable));
+        let r = report(vec![CheckResult::pass(res("a"), "ok"), silent.clone()]);
+        assert_eq!(r.verdict, Verdict::Unknown);
+        assert_eq!(
+            r.verdict_without_silent_primary(),
+            (Verdict::Ready, vec!["rds/db".to_string()])
+        );
+        // Denied credentials in the primary need a person: not set aside.
+        let denied = CheckResult::error(res("db"), err("us-east-1", ErrorClass::Credentials));
+        assert_eq!(
+            report(vec![denied]).verdict_without_silent_primary(),
+            (Verdict::Unknown, vec![])
+        );
+        // The DR region not answering is not the primary's silence.
+        let dr = CheckResult::error(res("db"), err("us-west-2", ErrorClass::Retryable));
+        assert_eq!(
+            report(vec![dr, silent.clone()]).verdict_without_silent_primary(),
+            (Verdict::Unknown, vec!["rds/db".to_string()])
+        );
+        // A definite failure still blocks.
+        let failed = CheckResult::fail(res("b"), "replica gone", "recreate it");
+        assert_eq!(
+            report(vec![failed, silent])
+                .verdict_without_silent_primary()
+                .0,
+            Verdict::NotReady
+        );
+    }
 }
