@@ -10,6 +10,7 @@
 
 use crate::drill::{finish, new_drill_id, records, tier_name, trend};
 use crate::runs::{self, Paths};
+use crate::serve::Probes;
 use anyhow::{anyhow, bail, Context, Result};
 use pilotlight_core::health::TriggerMode;
 use pilotlight_core::health::{HealthState, ProbeSample};
@@ -20,7 +21,7 @@ use pilotlight_core::run::RunStatus;
 use pilotlight_drill::build;
 use pilotlight_drill::canary::{self, CanaryPlan};
 use pilotlight_drill::*;
-use pilotlight_server::{Control, ControlDeps, ControlSettings, ProbeResult, ProbeRunner};
+use pilotlight_server::{Control, ControlDeps, ControlSettings, ProbeRunner};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -290,25 +291,6 @@ async fn clean_up(emu: &EmulatorControl, injected: &Mutex<Injected>) -> Vec<Reso
         tracing::error!(left, "game day: injected faults LEFT IN PLACE");
     }
     out
-}
-
-/// The real probes behind the server's narrow trait.
-struct Probes(pilotlight_probes::Prober);
-
-#[async_trait::async_trait]
-impl ProbeRunner for Probes {
-    async fn probe(
-        &self,
-        probe: &pilotlight_core::model::ProbeConfig,
-        timeout: Duration,
-    ) -> ProbeResult {
-        let r = self.0.probe(probe, timeout).await;
-        ProbeResult {
-            outcome: r.outcome,
-            latency: r.latency,
-            detail: r.detail,
-        }
-    }
 }
 
 /// Why the config does not fit a game day, if it does not; else the health checks to fail.

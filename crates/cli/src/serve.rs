@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::info;
 
-/// The real probes behind the server's narrow trait.
-struct Probes(pilotlight_probes::Prober);
+/// The real probes behind the server's narrow trait (also the game day's).
+pub(crate) struct Probes(pub(crate) pilotlight_probes::Prober);
 
 #[async_trait::async_trait]
 impl ProbeRunner for Probes {
