@@ -15,6 +15,7 @@ pub mod control;
 pub mod leader;
 pub mod observer;
 pub mod report;
+pub mod status;
 pub mod v1;
 pub mod views;
 

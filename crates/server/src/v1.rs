@@ -64,6 +64,7 @@ pub struct Api {
     deps: ApiDeps,
     serving: Arc<tokio::sync::Mutex<Option<Cached>>>,
     refreshing: Arc<Mutex<bool>>,
+    status: crate::status::StatusFeed,
 }
 
 impl Api {
@@ -74,7 +75,13 @@ impl Api {
             deps,
             serving: Arc::default(),
             refreshing: Arc::default(),
+            status: crate::status::StatusFeed::default(),
         }
+    }
+
+    /// The control service behind this API.
+    pub fn control(&self) -> &Control {
+        &self.control
     }
 
     /// Sign-in and sessions (tests move a session's expiry through it).
@@ -537,82 +544,187 @@ async fn status(State(api): State<Api>, headers: HeaderMap) -> Response {
     if let Err(r) = api.reader(&headers, Permission::Read).await {
         return r;
     }
-    let env = api.control.env();
-    let journal = api.control.journal();
-    let (active, runs) = match (
-        journal.active_run(&env.environment.name).await,
-        journal.runs(Some(&env.environment.name), 20).await,
-    ) {
-        (Ok(a), Ok(r)) => (a, r),
-        (Err(e), _) | (_, Err(e)) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    };
-    let last = runs.into_iter().find(|r| r.status.is_final());
-    let serving = api.serving().await;
-    let phase = views::phase(active.as_ref(), last.as_ref(), serving.serving);
-    let view = api.control.view();
-    let health_state = match view.assessment.as_ref().map(|a| a.state) {
-        None => "unknown",
-        Some(pilotlight_core::health::HealthState::Healthy) => "healthy",
-        Some(pilotlight_core::health::HealthState::Failing { .. }) => "failing",
-    };
-    let vantages: Vec<serde_json::Value> = api
-        .control
-        .explain()
-        .map(|x| {
-            x.vantage_points
-                .iter()
-                .map(|v| {
-                    serde_json::json!({
-                        "id": v.vantage.as_str(),
-                        "state": v.verdict,
-                        "probes": v.probes.iter().map(|p| serde_json::json!({
-                            "id": p.probe.as_str(),
-                            "outcome": p.verdict,
-                            "detail": p.last_reason.clone().unwrap_or_else(|| format!(
-                                "{} consecutive failures (threshold {}), {} consecutive successes",
-                                p.consecutive_failures, p.failure_threshold, p.consecutive_successes)),
-                            "at_ms": p.last_at.map(ms),
-                        })).collect::<Vec<_>>(),
+    if api.status.claim_start() {
+        let me = api.clone();
+        tokio::spawn(async move { me.status_builder().await });
+    }
+    let mut latest = api.status.latest();
+    if matches!(latest, crate::status::Latest::Empty) {
+        // Only the very first requests wait, for the first build.
+        let mut rx = api.status.subscribe();
+        latest = match tokio::time::timeout(
+            Duration::from_secs(30),
+            rx.wait_for(|l| !matches!(l, crate::status::Latest::Empty)),
+        )
+        .await
+        {
+            Ok(Ok(l)) => l.clone(),
+            _ => crate::status::Latest::Failed(
+                "the status is not built yet; try again in a few seconds".into(),
+            ),
+        };
+    }
+    match latest {
+        crate::status::Latest::Built(snap, error)
+            if error.is_none()
+                || ms(now()).saturating_sub(snap.at_ms) <= ms(crate::status::STALE_AFTER) =>
+        {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                snap.body.clone(),
+            )
+                .into_response()
+        }
+        crate::status::Latest::Built(_, Some(e)) | crate::status::Latest::Failed(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the status cannot be read: {e}; check the journal (the service's log says more)"
+            ),
+        ),
+        crate::status::Latest::Built(..) | crate::status::Latest::Empty => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the status is not built yet; try again in a few seconds",
+        ),
+    }
+}
+
+impl Api {
+    /// Rebuild the status snapshot on its cadence and whenever woken, for as long as the
+    /// service runs.
+    async fn status_builder(self) {
+        loop {
+            let active = self.rebuild_status().await;
+            let every = if active {
+                crate::status::ACTIVE_EVERY
+            } else {
+                crate::status::IDLE_EVERY
+            };
+            self.status.next(every).await;
+        }
+    }
+
+    /// Build the status now and publish it; returns whether a run is active. A failed build
+    /// keeps the previous snapshot (served until it is stale) and logs why.
+    pub async fn rebuild_status(&self) -> bool {
+        let mut progress = self.status.building.lock().await;
+        match self.build_status(&mut progress).await {
+            Ok((body, active)) => {
+                self.status.publish(crate::status::Snapshot {
+                    body: serde_json::to_vec(&body).unwrap_or_default().into(),
+                    at_ms: ms(now()),
+                    active,
+                });
+                active
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot build the status; serving the previous one until it is stale");
+                self.status.failed(e.to_string());
+                true
+            }
+        }
+    }
+
+    /// Rebuild the status before answering an action, so the actor's next read sees it.
+    async fn status_changed(&self) {
+        if self.status.claim_start() {
+            let me = self.clone();
+            tokio::spawn(async move { me.status_builder().await });
+        }
+        self.rebuild_status().await;
+        // The builder picks the cadence of an active run at once.
+        self.status.wake();
+    }
+
+    async fn build_status(
+        &self,
+        progress: &mut crate::status::Progress,
+    ) -> Result<(serde_json::Value, bool), JournalError> {
+        let api = self;
+        let env = api.control.env();
+        let journal = api.control.journal();
+        let active = journal.active_run(&env.environment.name).await?;
+        let runs = journal.runs(Some(&env.environment.name), 20).await?;
+        let last = runs.into_iter().find(|r| r.status.is_final());
+        let mut active_json = active.as_ref().map(run_json);
+        match &active {
+            Some(a) => {
+                progress.follow(&a.id, &a.plan);
+                for e in journal.events_since(&a.id, progress.last_seq()).await? {
+                    progress.apply(&a.plan, e.seq, &e.event);
+                }
+                if let Some(j) = active_json.as_mut() {
+                    j["progress"] = progress.json();
+                }
+            }
+            None => progress.clear(),
+        }
+        let serving = api.serving().await;
+        let phase = views::phase(active.as_ref(), last.as_ref(), serving.serving);
+        let view = api.control.view();
+        let health_state = match view.assessment.as_ref().map(|a| a.state) {
+            None => "unknown",
+            Some(pilotlight_core::health::HealthState::Healthy) => "healthy",
+            Some(pilotlight_core::health::HealthState::Failing { .. }) => "failing",
+        };
+        let vantages: Vec<serde_json::Value> = api
+            .control
+            .explain()
+            .map(|x| {
+                x.vantage_points
+                    .iter()
+                    .map(|v| {
+                        serde_json::json!({
+                            "id": v.vantage.as_str(),
+                            "state": v.verdict,
+                            "probes": v.probes.iter().map(|p| serde_json::json!({
+                                "id": p.probe.as_str(),
+                                "outcome": p.verdict,
+                                "detail": p.last_reason.clone().unwrap_or_else(|| format!(
+                                    "{} consecutive failures (threshold {}), {} consecutive successes",
+                                    p.consecutive_failures, p.failure_threshold, p.consecutive_successes)),
+                                "at_ms": p.last_at.map(ms),
+                            })).collect::<Vec<_>>(),
+                        })
                     })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let rpo = env.objectives.rpo;
-    let lags: Vec<Option<Duration>> = view.replication.iter().map(|l| l.lag).collect();
-    let lag = if lags.is_empty() || lags.iter().any(Option::is_none) {
-        None
-    } else {
-        lags.iter().flatten().max().copied()
-    };
-    let verdict = view.readiness.as_ref().map(|r| r.verdict);
-    let protected = serving.serving == views::Serving::Primary
-        && verdict == Some(pilotlight_core::readiness::Verdict::Ready);
-    Json(serde_json::json!({
-        "environment": env.environment.name,
-        "primary_region": env.regions.primary,
-        "dr_region": env.regions.dr,
-        "serving": serving.serving,
-        "serving_region": views::serving_region(env, serving.serving),
-        "serving_details": serving.details,
-        "phase": phase,
-        "phase_label": phase.label(),
-        "active_run": active.as_ref().map(run_json),
-        "last_run": last.as_ref().map(run_json),
-        "health": { "state": health_state, "vantages": vantages, "watching": env.health.is_some() },
-        "readiness": readiness_rows(&api),
-        "readiness_verdict": verdict,
-        "replication": {
-            "lag_ms": lag.map(ms),
-            "rpo_ms": ms(rpo),
-            "within_rpo": lag.map(|l| l <= rpo),
-            "databases": view.replication,
-        },
-        "protected": protected,
-        "two_person_rule": api.deps.auth.two_person_rule(),
-        "observed_at_ms": ms(now()),
-    }))
-    .into_response()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rpo = env.objectives.rpo;
+        let lags: Vec<Option<Duration>> = view.replication.iter().map(|l| l.lag).collect();
+        let lag = if lags.is_empty() || lags.iter().any(Option::is_none) {
+            None
+        } else {
+            lags.iter().flatten().max().copied()
+        };
+        let verdict = view.readiness.as_ref().map(|r| r.verdict);
+        let protected = serving.serving == views::Serving::Primary
+            && verdict == Some(pilotlight_core::readiness::Verdict::Ready);
+        let body = serde_json::json!({
+            "environment": env.environment.name,
+            "primary_region": env.regions.primary,
+            "dr_region": env.regions.dr,
+            "serving": serving.serving,
+            "serving_region": views::serving_region(env, serving.serving),
+            "serving_details": serving.details,
+            "phase": phase,
+            "phase_label": phase.label(),
+            "active_run": active_json,
+            "last_run": last.as_ref().map(run_json),
+            "health": { "state": health_state, "vantages": vantages, "watching": env.health.is_some() },
+            "readiness": readiness_rows(api),
+            "readiness_verdict": verdict,
+            "replication": {
+                "lag_ms": lag.map(ms),
+                "rpo_ms": ms(rpo),
+                "within_rpo": lag.map(|l| l <= rpo),
+                "databases": view.replication,
+            },
+            "protected": protected,
+            "two_person_rule": api.deps.auth.two_person_rule(),
+            "observed_at_ms": ms(now()),
+        });
+        Ok((body, active.is_some()))
+    }
 }
 
 fn readiness_rows(api: &Api) -> Vec<serde_json::Value> {
@@ -1004,6 +1116,7 @@ async fn start_run(
     if !run.status.is_final() {
         api.control.drive(run.id.clone());
     }
+    api.status_changed().await;
     let gated = run.plan.node(&approval_step).is_some();
     let status = if gated && !run.status.is_final() {
         "awaiting_approval"
@@ -1120,6 +1233,7 @@ async fn approve(
     match executor.control(&id, ev).await {
         Ok(()) => {
             api.control.drive(id.clone());
+            api.status_changed().await;
             Json(serde_json::json!({ "run_id": id, "approved": step, "by": p.name }))
                 .into_response()
         }
@@ -1178,6 +1292,7 @@ async fn control_run(
                 .await
                 .map(|r| r.status.label())
                 .unwrap_or("unknown");
+            api.status_changed().await;
             Json(serde_json::json!({ "run_id": id, "status": status })).into_response()
         }
         Err(e) => exec_error(e),

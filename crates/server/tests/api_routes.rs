@@ -1,0 +1,354 @@
+//! The console's API in process (`tower::ServiceExt::oneshot` on the whole router) with a real
+//! SQLite journal and executor and fakes for AWS: the status snapshot following a run step by
+//! step.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use pilotlight_core::capability::{Actuator, Notification, Notifier, Observation, ReadinessFacts};
+use pilotlight_core::journal::Journal;
+use pilotlight_core::model::{EnvironmentConfig, ProbeConfig};
+use pilotlight_core::plan::{build_plan, Action, Plan};
+use pilotlight_core::readiness::facts::*;
+use pilotlight_core::run::Event;
+use pilotlight_core::runbook::Runbook;
+use pilotlight_core::{CapabilityError, ErrorClass};
+use pilotlight_executor::{Capabilities, Executor, ExecutorSettings, SystemClock};
+use pilotlight_server::access::Authenticator;
+use pilotlight_server::auth::token_sha256;
+use pilotlight_server::v1::{app, Api, ApiDeps};
+use pilotlight_server::{Control, ControlDeps, ControlSettings, ProbeResult, ProbeRunner};
+use pilotlight_store::SqliteJournal;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+const ROLES: [&str; 4] = ["viewer", "operator", "approver", "admin"];
+
+fn token(role: &str) -> String {
+    format!("test-token-{role}")
+}
+
+fn env() -> EnvironmentConfig {
+    let mut text = String::from(
+        r#"
+[environment]
+name = "svc"
+tier = "staging"
+[regions]
+primary = "us-east-1"
+dr = "us-west-2"
+[objectives]
+rto = "15m"
+rpo = "1m"
+[access]
+"#,
+    );
+    for role in ROLES {
+        text.push_str(&format!(
+            "[[access.tokens]]\nname = \"{role}-person\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
+            token_sha256(&token(role))
+        ));
+    }
+    toml::from_str(&text).unwrap()
+}
+
+fn no(op: &str) -> CapabilityError {
+    CapabilityError {
+        class: ErrorClass::Terminal,
+        service: "test".into(),
+        region: "us-west-2".into(),
+        operation: op.into(),
+        code: None,
+        message: "this test environment has no resources".into(),
+        hint: "none".into(),
+    }
+}
+
+/// No resources: nothing is ever asked of AWS; if it were, the answer is an error.
+struct NoFacts;
+
+#[async_trait::async_trait]
+impl ReadinessFacts for NoFacts {
+    async fn dynamodb(
+        &self,
+        _: &pilotlight_core::model::DynamoTable,
+    ) -> Result<DynamoFacts, CapabilityError> {
+        Err(no("dynamodb"))
+    }
+    async fn s3(
+        &self,
+        _: &pilotlight_core::model::S3BucketPair,
+    ) -> Result<S3Facts, CapabilityError> {
+        Err(no("s3"))
+    }
+    async fn kms(&self, _: &pilotlight_core::model::KmsKey) -> Result<KmsFacts, CapabilityError> {
+        Err(no("kms"))
+    }
+    async fn rds(
+        &self,
+        _: &pilotlight_core::model::RdsReplica,
+    ) -> Result<RdsFacts, CapabilityError> {
+        Err(no("rds"))
+    }
+    async fn rds_replica_lag(&self, _: &str, _: &str) -> Result<Option<f64>, CapabilityError> {
+        Err(no("rds lag"))
+    }
+    async fn aurora(
+        &self,
+        _: &pilotlight_core::model::AuroraGlobalCluster,
+    ) -> Result<AuroraFacts, CapabilityError> {
+        Err(no("aurora"))
+    }
+    async fn ecs(
+        &self,
+        _: &pilotlight_core::model::EcsService,
+    ) -> Result<EcsFacts, CapabilityError> {
+        Err(no("ecs"))
+    }
+    async fn autoscaling(
+        &self,
+        _: &pilotlight_core::model::AutoScalingGroup,
+    ) -> Result<AsgFacts, CapabilityError> {
+        Err(no("autoscaling"))
+    }
+    async fn route53(
+        &self,
+        _: &pilotlight_core::model::Route53,
+        _: &pilotlight_core::model::DnsRecord,
+    ) -> Result<Route53Facts, CapabilityError> {
+        Err(no("route53"))
+    }
+}
+
+struct NoActuator;
+
+#[async_trait::async_trait]
+impl Actuator for NoActuator {
+    async fn observe(&self, _: &Action) -> Result<Observation, CapabilityError> {
+        Err(no("observe"))
+    }
+    async fn act(&self, _: &Action) -> Result<String, CapabilityError> {
+        Err(no("act"))
+    }
+    async fn health(&self, _: &Action) -> Result<Observation, CapabilityError> {
+        Err(no("health"))
+    }
+    async fn force(&self, _: &Action) -> Result<String, CapabilityError> {
+        Err(no("force"))
+    }
+}
+
+struct Quiet;
+
+#[async_trait::async_trait]
+impl Notifier for Quiet {
+    async fn notify(&self, _: &Notification) -> Result<(), CapabilityError> {
+        Ok(())
+    }
+}
+
+struct Up;
+
+#[async_trait::async_trait]
+impl ProbeRunner for Up {
+    async fn probe(&self, _: &ProbeConfig, _: Duration) -> ProbeResult {
+        ProbeResult {
+            outcome: pilotlight_core::health::ProbeOutcome::Up,
+            latency: Duration::from_millis(1),
+            detail: String::new(),
+        }
+    }
+}
+
+/// The failover waits for a person (`hold`), then notifies (`go`).
+const FAILOVER: &str = r#"
+[runbook]
+name = "failover"
+direction = "failover"
+[[steps]]
+id = "hold"
+kind = "manual_approval"
+message = "go ahead?"
+[[steps]]
+id = "go"
+kind = "notify"
+message = "failing over"
+depends_on = ["hold"]
+"#;
+
+struct Rig {
+    app: Router,
+    api: Api,
+    journal: Arc<SqliteJournal>,
+    exec: Executor,
+    _dir: tempfile::TempDir,
+}
+
+fn rig() -> Rig {
+    let env = Arc::new(env());
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(SqliteJournal::open(&dir.path().join("j.db")).unwrap());
+    let caps = Capabilities {
+        actuator: Arc::new(NoActuator),
+        facts: Arc::new(NoFacts),
+        notifier: Arc::new(Quiet),
+    };
+    let exec = Executor::new(
+        journal.clone(),
+        caps,
+        env.clone(),
+        Arc::new(SystemClock::new()),
+        ExecutorSettings {
+            poll_interval: Duration::from_millis(50),
+            control_interval: Duration::from_millis(50),
+            ..ExecutorSettings::default()
+        },
+    );
+    let rb: Runbook = toml::from_str(FAILOVER).unwrap();
+    let failover: Plan = build_plan(&env, &rb).unwrap();
+    let control = Control::new(
+        ControlDeps {
+            env: env.clone(),
+            journal: journal.clone(),
+            executor: exec.clone(),
+            failover: failover.clone(),
+            facts: Arc::new(NoFacts),
+            probes: Arc::new(Up),
+            notifier: Arc::new(Quiet),
+        },
+        ControlSettings::default(),
+    )
+    .unwrap();
+    let api = Api::new(
+        control,
+        ApiDeps {
+            plans: BTreeMap::from([("failover".to_string(), failover)]),
+            actuator: Arc::new(NoActuator),
+            facts: Arc::new(NoFacts),
+            audit: journal.clone(),
+            auth: Authenticator::new(env.access.clone(), None),
+        },
+    );
+    Rig {
+        app: app(api.clone()),
+        api,
+        journal,
+        exec,
+        _dir: dir,
+    }
+}
+
+/// A response's status and JSON body (`null` when the body is not JSON).
+async fn call(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn get(path: &str, role: Option<&str>) -> Request<Body> {
+    let mut b = Request::get(path);
+    if let Some(r) = role {
+        b = b.header("authorization", format!("Bearer {}", token(r)));
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+fn post(path: &str, role: Option<&str>, body: Value) -> Request<Body> {
+    let mut b = Request::post(path).header("content-type", "application/json");
+    if let Some(r) = role {
+        b = b.header("authorization", format!("Bearer {}", token(r)));
+    }
+    b.body(Body::from(body.to_string())).unwrap()
+}
+
+async fn start_failover(r: &Rig) -> String {
+    let (s, v) = call(
+        &r.app,
+        post(
+            "/api/v1/runs",
+            Some("operator"),
+            json!({"runbook": "failover", "reason": "test", "confirm": "svc", "planned": true}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    v["run_id"].as_str().unwrap().to_string()
+}
+
+async fn status(r: &Rig) -> Value {
+    let (s, v) = call(&r.app, get("/api/v1/status", Some("viewer"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+/// Poll the status until `want` holds; how long it took.
+async fn status_until(r: &Rig, what: &str, want: impl Fn(&Value) -> bool) -> Duration {
+    let t = Instant::now();
+    loop {
+        let v = status(r).await;
+        if want(&v) {
+            return t.elapsed();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the status never showed {what}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_follows_a_run_step_by_step_from_its_snapshot() {
+    let r = rig();
+    let v = status(&r).await;
+    assert_eq!(v["environment"], "svc");
+    assert!(v["active_run"].is_null(), "{v}");
+    let built_at = v["observed_at_ms"].as_u64().unwrap();
+
+    // The actor's own next read sees the run it started (rebuilt before the answer).
+    let id = start_failover(&r).await;
+    let v = status(&r).await;
+    assert_eq!(v["active_run"]["id"], id.as_str(), "{v}");
+    assert_eq!(v["phase"], "failing_over");
+    assert!(v["observed_at_ms"].as_u64().unwrap() >= built_at);
+    assert_eq!(v["active_run"]["progress"]["steps_total"], 2);
+    status_until(&r, "the approval step waiting", |v| {
+        v["active_run"]["progress"]["awaiting_approval"] == json!(["hold"])
+    })
+    .await;
+
+    // A step changes behind the API's back (as the executor or another process writes the
+    // journal): the snapshot shows it within its rebuild period.
+    r.exec
+        .control(
+            &id,
+            Event::Approved {
+                node: "hold".into(),
+                by: "someone-on-the-host".into(),
+                at_ms: pilotlight_server::ms(pilotlight_server::now()),
+            },
+        )
+        .await
+        .unwrap();
+    r.api.control().drive(id.clone());
+    let took = status_until(&r, "the run finished", |v| {
+        v["active_run"].is_null() && v["last_run"]["id"] == id.as_str()
+    })
+    .await;
+    assert!(
+        took < pilotlight_server::status::ACTIVE_EVERY * 4,
+        "the finished run took {took:?} to show"
+    );
+    let v = status(&r).await;
+    assert_eq!(v["last_run"]["status"], "succeeded", "{v}");
+    let stored = r.journal.run(&id).await.unwrap();
+    assert!(stored.status.is_final());
+}
