@@ -1,6 +1,6 @@
-//! The console's API in process (`tower::ServiceExt::oneshot` on the whole router) with a real
-//! SQLite journal and executor and fakes for AWS: the status snapshot following a run step by
-//! step.
+//! The console's API route by route, in process (`tower::ServiceExt::oneshot` on the whole
+//! router) with a real SQLite journal and executor and fakes for AWS: what each role may do,
+//! what a refusal says, and the status snapshot following a run step by step.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -351,4 +351,247 @@ async fn status_follows_a_run_step_by_step_from_its_snapshot() {
     assert_eq!(v["last_run"]["status"], "succeeded", "{v}");
     let stored = r.journal.run(&id).await.unwrap();
     assert!(stored.status.is_final());
+}
+
+/// The audit log's entries for `action`, as `(actor, outcome)`.
+async fn audited(r: &Rig, action: &str) -> Vec<(String, String)> {
+    use pilotlight_core::audit::AuditLog;
+    r.journal
+        .audit_entries(0, usize::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == action)
+        .map(|e| {
+            (
+                e.actor,
+                serde_json::to_value(e.outcome)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_read_needs_a_credential_and_a_viewer_reads() {
+    let r = rig();
+    for path in [
+        "/api/v1/status",
+        "/api/v1/readiness",
+        "/api/v1/runbooks",
+        "/api/v1/plans/failover",
+        "/api/v1/runs",
+    ] {
+        let (s, v) = call(&r.app, get(path, None)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{path}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("sign in"), "{v}");
+        let wrong = Request::get(path)
+            .header("authorization", "Bearer not-a-token")
+            .body(Body::empty())
+            .unwrap();
+        let (s, _) = call(&r.app, wrong).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{path} with a wrong token");
+    }
+
+    let (s, v) = call(&r.app, get("/api/v1/readiness", Some("viewer"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["resources"].is_array(), "{v}");
+    assert!(v.get("verdict").is_some() && v.get("evaluated_at_ms").is_some());
+
+    let (s, v) = call(&r.app, get("/api/v1/runbooks", Some("viewer"))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v, json!({"runbooks": ["failover"]}));
+
+    let (s, v) = call(&r.app, get("/api/v1/plans/failover", Some("viewer"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let text = v.to_string();
+    assert!(
+        text.contains("\"hold\"") && text.contains("\"go\""),
+        "the plan names both steps: {v}"
+    );
+
+    let (s, v) = call(&r.app, get("/api/v1/plans/failback", Some("viewer"))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(
+        v["error"].as_str().unwrap().contains("known: failover"),
+        "{v}"
+    );
+
+    // The audit log is for admins only.
+    let (s, v) = call(&r.app, get("/api/v1/audit", Some("approver"))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("admin"), "{v}");
+    let (s, _) = call(&r.app, get("/api/v1/audit", Some("admin"))).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_operators_pause_and_resume_and_every_refusal_is_audited() {
+    let r = rig();
+    let id = start_failover(&r).await;
+    let pause = format!("/api/v1/runs/{id}/pause");
+    let resume = format!("/api/v1/runs/{id}/resume");
+
+    // A viewer cannot start, pause, resume or abort.
+    for path in [
+        pause.clone(),
+        resume.clone(),
+        format!("/api/v1/runs/{id}/abort"),
+    ] {
+        let (s, v) = call(&r.app, post(&path, Some("viewer"), json!({"reason": "x"}))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("viewer role"), "{v}");
+    }
+    let (s, _) = call(
+        &r.app,
+        post(
+            "/api/v1/runs",
+            Some("viewer"),
+            json!({"runbook": "failover", "reason": "x", "confirm": "svc"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Nor can anybody without a credential.
+    let (s, _) = call(&r.app, post(&pause, None, json!({}))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        audited(&r, "run.pause").await,
+        vec![
+            ("viewer-person".to_string(), "denied".to_string()),
+            ("anonymous".to_string(), "denied".to_string()),
+        ]
+    );
+    assert_eq!(r.journal.run(&id).await.unwrap().status.label(), "running");
+
+    // An operator pauses and resumes; the status shows each at once.
+    let (s, v) = call(
+        &r.app,
+        post(&pause, Some("operator"), json!({"reason": "look"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "paused");
+    assert_eq!(status(&r).await["active_run"]["status"], "paused");
+    let (s, v) = call(&r.app, post(&resume, Some("operator"), json!({}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "running");
+    assert_eq!(status(&r).await["active_run"]["status"], "running");
+    assert_eq!(
+        audited(&r, "run.resume").await.last().unwrap(),
+        &("operator-person".to_string(), "allowed".to_string())
+    );
+
+    // A run of nobody's: 404, audited too.
+    let (s, v) = call(
+        &r.app,
+        post("/api/v1/runs/nope/pause", Some("operator"), json!({})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+
+    // A viewer cannot approve either; an approver can.
+    let approve = format!("/api/v1/runs/{id}/approve");
+    let (s, _) = call(
+        &r.app,
+        post(&approve, Some("operator"), json!({"step": "hold"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = call(
+        &r.app,
+        post(&approve, Some("approver"), json!({"step": "hold"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+async fn sign_in(r: &Rig, role: &str) -> (String, String) {
+    let resp = r
+        .app
+        .clone()
+        .oneshot(post("/api/v1/session", None, json!({"token": token(role)})))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    (cookie, v["csrf_token"].as_str().unwrap().to_string())
+}
+
+fn with_cookie(method: &str, path: &str, cookie: &str, csrf: Option<&str>) -> Request<Body> {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("cookie", cookie)
+        .header("host", "127.0.0.1:8080");
+    if let Some(c) = csrf {
+        b = b.header("x-csrf-token", c);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_out_ends_the_session_on_the_server() {
+    let r = rig();
+    let (cookie, csrf) = sign_in(&r, "viewer").await;
+    let (s, v) = call(&r.app, with_cookie("GET", "/api/v1/session", &cookie, None)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["role"], "viewer");
+
+    // Without its CSRF token, signing out is refused (a state change by cookie).
+    let (s, v) = call(
+        &r.app,
+        with_cookie("DELETE", "/api/v1/session", &cookie, None),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("X-CSRF-Token"));
+    let (s, _) = call(&r.app, with_cookie("GET", "/api/v1/status", &cookie, None)).await;
+    assert_eq!(s, StatusCode::OK, "the session still works");
+
+    let resp = r
+        .app
+        .clone()
+        .oneshot(with_cookie(
+            "DELETE",
+            "/api/v1/session",
+            &cookie,
+            Some(&csrf),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    for path in ["/api/v1/session", "/api/v1/status"] {
+        let (s, _) = call(&r.app, with_cookie("GET", path, &cookie, None)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{path} after sign-out");
+    }
+    let (s, _) = call(
+        &r.app,
+        with_cookie("DELETE", "/api/v1/session", "x=y", None),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "signing out without a session");
+    assert_eq!(
+        audited(&r, "session.delete").await,
+        vec![
+            ("viewer-person".to_string(), "denied".to_string()),
+            ("viewer-person".to_string(), "allowed".to_string()),
+            ("anonymous".to_string(), "denied".to_string()),
+        ]
+    );
 }
