@@ -1,6 +1,7 @@
 //! The console's HTTP API under `/api/v1` (see `openapi.json` and docs/console.md): sessions,
 //! status, readiness, runbooks and plans, runs (list, show, live events over SSE, start,
-//! approve, pause, resume, abort) and the audit log.
+//! approve, pause, resume, abort), stored drill reports (list, download as JSON, Markdown or
+//! HTML) and the audit log.
 //!
 //! Invariants: every route but `POST /session` and the OpenAPI document needs a session cookie
 //! or a bearer credential; a state-changing request authenticated by the cookie must carry the
@@ -25,6 +26,7 @@ use pilotlight_core::journal::{JournalError, RunOptions, RunRecord};
 use pilotlight_core::plan::Plan;
 use pilotlight_core::run::{Event, NodeStatus, RunState};
 use pilotlight_core::runbook::Direction;
+use pilotlight_drill::store::{DrillReports, DrillStoreError};
 use pilotlight_executor::{ExecError, StartRequest};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -44,11 +46,17 @@ pub struct ApiDeps {
     pub actuator: Arc<dyn Actuator>,
     /// Readiness facts (serving side, failback refusal, lag gates).
     pub facts: Arc<dyn ReadinessFacts>,
-    /// The audit log.
-    pub audit: Arc<dyn AuditLog>,
+    /// The audit log and the stored drill reports (the local SQLite journal).
+    pub audit: Arc<dyn LocalStore>,
     /// Sign-in and sessions.
     pub auth: Authenticator,
 }
+
+/// What the service keeps in its own local journal: the audit log and the drill reports
+/// (`pilotlight drill` stores them there). Implemented by every type that keeps both.
+pub trait LocalStore: AuditLog + DrillReports {}
+
+impl<T: AuditLog + DrillReports + ?Sized> LocalStore for T {}
 
 #[derive(Clone)]
 struct Cached {
@@ -108,6 +116,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/runs/{id}/pause"),
     ("post", "/api/v1/runs/{id}/resume"),
     ("post", "/api/v1/runs/{id}/abort"),
+    ("get", "/api/v1/drills"),
+    ("get", "/api/v1/drills/{id}"),
     ("get", "/api/v1/audit"),
 ];
 
@@ -130,6 +140,8 @@ pub fn app(api: Api) -> Router {
         .route("/api/v1/runs/{id}/pause", post(pause))
         .route("/api/v1/runs/{id}/resume", post(resume))
         .route("/api/v1/runs/{id}/abort", post(abort))
+        .route("/api/v1/drills", get(list_drills))
+        .route("/api/v1/drills/{id}", get(show_drill))
         .route("/api/v1/audit", get(audit))
         .with_state(api.clone());
     crate::api::router(api.control.clone())
@@ -1330,6 +1342,145 @@ async fn abort(
 struct AuditQuery {
     after: Option<u64>,
     limit: Option<usize>,
+}
+
+fn drill_error(e: DrillStoreError) -> Response {
+    match e {
+        DrillStoreError::NotFound(id) => error(
+            StatusCode::NOT_FOUND,
+            format!("no drill {id} in this environment; list them with GET /api/v1/drills"),
+        ),
+        e => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+/// Where a stored drill's report is downloaded, per format.
+fn drill_links(id: &str) -> serde_json::Value {
+    let base = format!("/api/v1/drills/{id}");
+    serde_json::json!({
+        "json": format!("{base}?format=json"),
+        "markdown": format!("{base}?format=markdown"),
+        "html": format!("{base}?format=html"),
+    })
+}
+
+async fn list_drills(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    if let Err(r) = api.reader(&headers, Permission::Read).await {
+        return r;
+    }
+    match api
+        .deps
+        .audit
+        .drills(Some(api.env_name()), q.limit.unwrap_or(100).min(1000))
+        .await
+    {
+        Ok(drills) => Json(serde_json::json!({
+            "drills": drills
+                .iter()
+                .map(|d| {
+                    let mut v = serde_json::to_value(d).unwrap_or_default();
+                    v["links"] = drill_links(&d.id);
+                    v
+                })
+                .collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => drill_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrillQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn show_drill(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    q: Result<Query<DrillQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(r) = api.reader(&headers, Permission::Read).await {
+        return r;
+    }
+    let format = match q {
+        Ok(Query(q)) => q.format.unwrap_or_else(|| "json".into()),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("{e}; the only parameter is format=json|markdown|html"),
+            )
+        }
+    };
+    if !matches!(format.as_str(), "json" | "markdown" | "html") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown format `{format}`: use format=json, format=markdown or format=html"),
+        );
+    }
+    let report = match api.deps.audit.drill(&id).await {
+        Ok(r) if r.environment == api.env_name() => r,
+        Ok(_) => return drill_error(DrillStoreError::NotFound(id)),
+        Err(e) => return drill_error(e),
+    };
+    // The id is the file name: keep it to characters that need no quoting.
+    let file: String = report
+        .id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match format.as_str() {
+        "markdown" => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/markdown; charset=utf-8".to_string(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{file}.md\""),
+                ),
+            ],
+            pilotlight_drill::render::render_markdown(&report),
+        )
+            .into_response(),
+        "html" => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{file}.html\""),
+                ),
+                // The report is self-contained (inline style and SVG, no script): even opened
+                // on this origin it runs nothing and loads nothing.
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+                        .to_string(),
+                ),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            ],
+            pilotlight_drill::render::render_html(&report),
+        )
+            .into_response(),
+        _ => (
+            [(header::CONTENT_TYPE, "application/json".to_string())],
+            pilotlight_drill::render::render_json(&report),
+        )
+            .into_response(),
+    }
 }
 
 async fn audit(

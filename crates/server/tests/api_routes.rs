@@ -384,6 +384,8 @@ async fn every_read_needs_a_credential_and_a_viewer_reads() {
         "/api/v1/runbooks",
         "/api/v1/plans/failover",
         "/api/v1/runs",
+        "/api/v1/drills",
+        "/api/v1/drills/drill-x",
     ] {
         let (s, v) = call(&r.app, get(path, None)).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{path}: {v}");
@@ -594,4 +596,110 @@ async fn sign_out_ends_the_session_on_the_server() {
             ("anonymous".to_string(), "denied".to_string()),
         ]
     );
+}
+
+fn drill_report(id: &str, environment: &str, started_at_ms: u64) -> pilotlight_drill::DrillReport {
+    let mut r: pilotlight_drill::DrillReport =
+        serde_json::from_str(include_str!("../../drill/tests/snapshots/report.json")).unwrap();
+    r.id = id.into();
+    r.environment = environment.into();
+    r.started_at_ms = started_at_ms;
+    r
+}
+
+async fn raw(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drill_reports_are_listed_and_downloaded_as_json_markdown_and_html() {
+    use pilotlight_drill::store::DrillReports;
+    let r = rig();
+    let (s, v) = call(&r.app, get("/api/v1/drills", Some("viewer"))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v, json!({"drills": []}));
+
+    let old = drill_report("drill-old", "svc", 1_000);
+    let new = drill_report("drill-new", "svc", 2_000);
+    let other = drill_report("drill-other", "elsewhere", 3_000);
+    for d in [&old, &new, &other] {
+        r.journal.save_drill(d).await.unwrap();
+    }
+
+    let (s, v) = call(&r.app, get("/api/v1/drills", Some("viewer"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let ids: Vec<&str> = v["drills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["drill-new", "drill-old"],
+        "this environment's, newest first"
+    );
+    let first = &v["drills"][0];
+    assert_eq!(first["passed"], new.verdict.passed);
+    assert_eq!(first["mode"], "isolated");
+    assert_eq!(
+        first["links"]["html"],
+        "/api/v1/drills/drill-new?format=html"
+    );
+
+    // JSON (the default) is the stored report.
+    for path in [
+        "/api/v1/drills/drill-new",
+        "/api/v1/drills/drill-new?format=json",
+    ] {
+        let (s, h, body) = raw(&r.app, get(path, Some("viewer"))).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        assert_eq!(h["content-type"], "application/json");
+        let back: pilotlight_drill::DrillReport = serde_json::from_str(&body).unwrap();
+        assert_eq!(back, new);
+    }
+    let (s, h, body) = raw(
+        &r.app,
+        get("/api/v1/drills/drill-new?format=markdown", Some("viewer")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/markdown"));
+    assert_eq!(
+        h["content-disposition"],
+        "attachment; filename=\"drill-new.md\""
+    );
+    assert_eq!(body, pilotlight_drill::render::render_markdown(&new));
+    let (s, h, body) = raw(
+        &r.app,
+        get("/api/v1/drills/drill-new?format=html", Some("viewer")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("sandbox"));
+    assert_eq!(body, pilotlight_drill::render::render_html(&new));
+
+    // Wrong format, another environment's drill, no such drill.
+    let (s, v) = call(
+        &r.app,
+        get("/api/v1/drills/drill-new?format=pdf", Some("viewer")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["error"].as_str().unwrap().contains("format=html"), "{v}");
+    for id in ["drill-other", "drill-none"] {
+        let (s, v) = call(&r.app, get(&format!("/api/v1/drills/{id}"), Some("viewer"))).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{id}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("GET /api/v1/drills"));
+    }
 }
