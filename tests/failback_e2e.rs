@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{diff, pilotlight, pilotlight_env, snapshot, Run, World, RUNBOOKS};
+use common::{diff, pilotlight, pilotlight_env, snapshot, Run, World};
 use serde_json::Value;
 
 async fn failback(world: &World, runbooks: &str, vars: &[(&str, &str)]) -> Run {
