@@ -176,3 +176,28 @@ impl StatusFeed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_build_keeps_the_last_snapshot_beside_the_error() {
+        let feed = StatusFeed::default();
+        assert!(matches!(feed.latest(), Latest::Empty));
+        feed.failed("locked".into());
+        assert!(matches!(feed.latest(), Latest::Failed(e) if e == "locked"));
+        feed.publish(Snapshot {
+            body: "{}".into(),
+            at_ms: 7,
+            active: true,
+        });
+        assert!(matches!(feed.latest(), Latest::Built(s, None) if s.at_ms == 7));
+        feed.failed("locked again".into());
+        assert!(
+            matches!(feed.latest(), Latest::Built(s, Some(e)) if s.at_ms == 7 && e == "locked again")
+        );
+        assert!(feed.claim_start());
+        assert!(!feed.claim_start(), "one builder");
+    }
+}

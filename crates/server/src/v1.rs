@@ -576,10 +576,16 @@ async fn status(State(api): State<Api>, headers: HeaderMap) -> Response {
             ),
         };
     }
+    status_answer(latest, ms(now()))
+}
+
+/// The answer to a status request at `now_ms` from the latest build: its bytes, unless a build
+/// has failed since and the snapshot is older than [`crate::status::STALE_AFTER`].
+fn status_answer(latest: crate::status::Latest, now_ms: u64) -> Response {
     match latest {
         crate::status::Latest::Built(snap, error)
             if error.is_none()
-                || ms(now()).saturating_sub(snap.at_ms) <= ms(crate::status::STALE_AFTER) =>
+                || now_ms.saturating_sub(snap.at_ms) <= ms(crate::status::STALE_AFTER) =>
         {
             (
                 [(header::CONTENT_TYPE, "application/json")],
@@ -1585,6 +1591,42 @@ mod tests {
             }
             assert!(!v.is_null(), "unresolved $ref #/{target}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_stale_status_is_not_served_as_current() {
+        use crate::status::{Latest, Snapshot};
+        use http_body_util::BodyExt;
+        let snap = Arc::new(Snapshot {
+            body: "{\"phase\":\"normal\"}".into(),
+            at_ms: 100_000,
+            active: false,
+        });
+        let body = |r: Response| async {
+            let status = r.status();
+            let b = r.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(b.to_vec()).unwrap())
+        };
+        let fresh = status_answer(Latest::Built(snap.clone(), None), 500_000);
+        assert_eq!(
+            body(fresh).await,
+            (StatusCode::OK, "{\"phase\":\"normal\"}".into()),
+            "a snapshot no build has failed since is current, however old"
+        );
+        let failing = Latest::Built(snap, Some("database is locked".into()));
+        let recent = status_answer(failing.clone(), 105_000);
+        assert_eq!(body(recent).await.0, StatusCode::OK, "within 10 s");
+        let (code, text) = body(status_answer(failing, 110_001)).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            text.contains("database is locked") && text.contains("check the journal"),
+            "{text}"
+        );
+        let (code, text) = body(status_answer(Latest::Failed("disk full".into()), 0)).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text.contains("disk full"), "{text}");
+        let (code, _) = body(status_answer(Latest::Empty, 0)).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]
