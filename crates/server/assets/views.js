@@ -174,6 +174,16 @@ function readinessTable(readiness) {
   );
 }
 
+/** "3 of 12 steps done; running: a, b; awaiting approval: c", or nothing when unknown. */
+function progressLine(p) {
+  if (!p || typeof p.steps_total !== "number") return null;
+  const parts = [`${p.steps_done} of ${p.steps_total} steps done`];
+  if (p.running?.length) parts.push(`running: ${p.running.join(", ")}`);
+  if (p.awaiting_approval?.length) parts.push(`awaiting approval: ${p.awaiting_approval.join(", ")}`);
+  if (p.failed?.length) parts.push(`failed: ${p.failed.join(", ")}`);
+  return h("p", { id: "active-progress" }, parts.join("; "));
+}
+
 function actions(status) {
   const active = runId(status.active_run);
   if (active) {
@@ -183,6 +193,7 @@ function actions(status) {
       "A run is in progress: ",
       h("a", { href: `#/runs/${encodeURIComponent(active)}` }, active),
       status.active_run?.runbook ? ` (${status.active_run.runbook}, ${status.active_run.status ?? "running"})` : "",
+      progressLine(status.active_run?.progress),
     );
   }
   const serving = status.serving_region;
