@@ -635,8 +635,17 @@ impl Api {
                 active
             }
             Err(e) => {
-                warn!(error = %e, "cannot build the status; serving the previous one until it is stale");
-                self.status.failed(e.to_string());
+                let e = e.to_string();
+                // Once per distinct error, not on every retry.
+                let repeated = matches!(
+                    self.status.latest(),
+                    crate::status::Latest::Built(_, Some(old)) | crate::status::Latest::Failed(old)
+                        if old == e
+                );
+                if !repeated {
+                    warn!(error = %e, "cannot build the status; serving the previous one until it is stale, then 503");
+                }
+                self.status.failed(e);
                 true
             }
         }
