@@ -46,17 +46,11 @@ pub struct ApiDeps {
     pub actuator: Arc<dyn Actuator>,
     /// Readiness facts (serving side, failback refusal, lag gates).
     pub facts: Arc<dyn ReadinessFacts>,
-    /// The audit log and the stored drill reports (the local SQLite journal).
-    pub audit: Arc<dyn LocalStore>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditLog>,
     /// Sign-in and sessions.
     pub auth: Authenticator,
 }
-
-/// What the service keeps in its own local journal: the audit log and the drill reports
-/// (`pilotlight drill` stores them there). Implemented by every type that keeps both.
-pub trait LocalStore: AuditLog + DrillReports {}
-
-impl<T: AuditLog + DrillReports + ?Sized> LocalStore for T {}
 
 #[derive(Clone)]
 struct Cached {
@@ -73,6 +67,8 @@ pub struct Api {
     serving: Arc<tokio::sync::Mutex<Option<Cached>>>,
     refreshing: Arc<Mutex<bool>>,
     status: crate::status::StatusFeed,
+    /// Stored drill reports (`None`: this service was not given them; the drill routes say so).
+    drills: Option<Arc<dyn DrillReports>>,
 }
 
 impl Api {
@@ -84,7 +80,15 @@ impl Api {
             serving: Arc::default(),
             refreshing: Arc::default(),
             status: crate::status::StatusFeed::default(),
+            drills: None,
         }
+    }
+
+    /// The same API serving the drill reports of `drills` (the local journal `pilotlight drill`
+    /// stores them in) at `/api/v1/drills`.
+    pub fn with_drills(mut self, drills: Arc<dyn DrillReports>) -> Api {
+        self.drills = Some(drills);
+        self
     }
 
     /// The control service behind this API.
@@ -1359,6 +1363,14 @@ struct AuditQuery {
     limit: Option<usize>,
 }
 
+/// The answer of the drill routes when the service was given no drill store.
+fn no_drill_store() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "this control service does not serve drill reports (it was started without its drill store); list them on the host with `pilotlight drills`",
+    )
+}
+
 fn drill_error(e: DrillStoreError) -> Response {
     match e {
         DrillStoreError::NotFound(id) => error(
@@ -1387,9 +1399,10 @@ async fn list_drills(
     if let Err(r) = api.reader(&headers, Permission::Read).await {
         return r;
     }
-    match api
-        .deps
-        .audit
+    let Some(store) = api.drills.as_ref() else {
+        return no_drill_store();
+    };
+    match store
         .drills(Some(api.env_name()), q.limit.unwrap_or(100).min(1000))
         .await
     {
@@ -1439,7 +1452,10 @@ async fn show_drill(
             format!("unknown format `{format}`: use format=json, format=markdown or format=html"),
         );
     }
-    let report = match api.deps.audit.drill(&id).await {
+    let Some(store) = api.drills.as_ref() else {
+        return no_drill_store();
+    };
+    let report = match store.drill(&id).await {
         Ok(r) if r.environment == api.env_name() => r,
         Ok(_) => return drill_error(DrillStoreError::NotFound(id)),
         Err(e) => return drill_error(e),

@@ -189,6 +189,11 @@ struct Rig {
 }
 
 fn rig() -> Rig {
+    rig_with(true)
+}
+
+/// The rig, with or without the drill store.
+fn rig_with(drills: bool) -> Rig {
     let env = Arc::new(env());
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(SqliteJournal::open(&dir.path().join("j.db")).unwrap());
@@ -223,7 +228,7 @@ fn rig() -> Rig {
         ControlSettings::default(),
     )
     .unwrap();
-    let api = Api::new(
+    let mut api = Api::new(
         control,
         ApiDeps {
             plans: BTreeMap::from([("failover".to_string(), failover)]),
@@ -233,6 +238,9 @@ fn rig() -> Rig {
             auth: Authenticator::new(env.access.clone(), None),
         },
     );
+    if drills {
+        api = api.with_drills(journal.clone());
+    }
     Rig {
         app: app(api.clone()),
         api,
@@ -701,5 +709,20 @@ async fn drill_reports_are_listed_and_downloaded_as_json_markdown_and_html() {
         let (s, v) = call(&r.app, get(&format!("/api/v1/drills/{id}"), Some("viewer"))).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{id}: {v}");
         assert!(v["error"].as_str().unwrap().contains("GET /api/v1/drills"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_its_drill_store_the_service_says_where_drills_are_listed() {
+    let r = rig_with(false);
+    for path in ["/api/v1/drills", "/api/v1/drills/drill-x?format=html"] {
+        let (s, v) = call(&r.app, get(path, Some("viewer"))).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{path}: {v}");
+        assert!(
+            v["error"].as_str().unwrap().contains("pilotlight drills"),
+            "{v}"
+        );
+        let (s, _) = call(&r.app, get(path, None)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{path}: credential first");
     }
 }
