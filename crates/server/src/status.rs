@@ -7,8 +7,8 @@
 //! Invariants: the snapshot is rebuilt at least every [`ACTIVE_EVERY`] while a run is active
 //! (its steps change), every [`IDLE_EVERY`] otherwise (health, readiness, runs started
 //! elsewhere), and at once after an action through the API; it carries the time it was built
-//! (`observed_at_ms`); a snapshot older than [`STALE_AFTER`] (the journal cannot be read) is not
-//! served as current: the request gets 503 with the reason.
+//! (`observed_at_ms`); a snapshot older than [`STALE_AFTER`] (builds fail, or the builder is
+//! stuck) is not served as current: the request gets 503 with the reason.
 
 use axum::body::Bytes;
 use pilotlight_core::plan::Plan;
@@ -22,7 +22,7 @@ use tokio::sync::{watch, Mutex, Notify};
 pub const ACTIVE_EVERY: Duration = Duration::from_millis(250);
 /// How often the snapshot is rebuilt while no run is active.
 pub const IDLE_EVERY: Duration = Duration::from_secs(1);
-/// A snapshot older than this is not served (the builder has failed since).
+/// A snapshot older than this is not served (builds have failed or not finished since).
 pub const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// One built status document.

@@ -583,13 +583,13 @@ async fn status(State(api): State<Api>, headers: HeaderMap) -> Response {
     status_answer(latest, ms(now()))
 }
 
-/// The answer to a status request at `now_ms` from the latest build: its bytes, unless a build
-/// has failed since and the snapshot is older than [`crate::status::STALE_AFTER`].
+/// The answer to a status request at `now_ms` from the latest build: its bytes, unless the
+/// snapshot is older than [`crate::status::STALE_AFTER`] (it is rebuilt at least every second,
+/// so builds fail or the builder is stuck): then 503 with the reason.
 fn status_answer(latest: crate::status::Latest, now_ms: u64) -> Response {
     match latest {
-        crate::status::Latest::Built(snap, error)
-            if error.is_none()
-                || now_ms.saturating_sub(snap.at_ms) <= ms(crate::status::STALE_AFTER) =>
+        crate::status::Latest::Built(snap, _)
+            if now_ms.saturating_sub(snap.at_ms) <= ms(crate::status::STALE_AFTER) =>
         {
             (
                 [(header::CONTENT_TYPE, "application/json")],
@@ -597,13 +597,20 @@ fn status_answer(latest: crate::status::Latest, now_ms: u64) -> Response {
             )
                 .into_response()
         }
+        crate::status::Latest::Built(snap, None) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the status has not been rebuilt for {} s; the service's log says why (a journal or AWS call that does not return)",
+                now_ms.saturating_sub(snap.at_ms) / 1000
+            ),
+        ),
         crate::status::Latest::Built(_, Some(e)) | crate::status::Latest::Failed(e) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "the status cannot be read: {e}; check the journal (the service's log says more)"
             ),
         ),
-        crate::status::Latest::Built(..) | crate::status::Latest::Empty => error(
+        crate::status::Latest::Empty => error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the status is not built yet; try again in a few seconds",
         ),
@@ -1632,12 +1639,18 @@ mod tests {
             let b = r.into_body().collect().await.unwrap().to_bytes();
             (status, String::from_utf8(b.to_vec()).unwrap())
         };
-        let fresh = status_answer(Latest::Built(snap.clone(), None), 500_000);
+        let fresh = status_answer(Latest::Built(snap.clone(), None), 110_000);
         assert_eq!(
             body(fresh).await,
             (StatusCode::OK, "{\"phase\":\"normal\"}".into()),
-            "a snapshot no build has failed since is current, however old"
         );
+        let (code, text) = body(status_answer(Latest::Built(snap.clone(), None), 130_000)).await;
+        assert_eq!(
+            code,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not rebuilt for 30 s"
+        );
+        assert!(text.contains("not been rebuilt for 30 s"), "{text}");
         let failing = Latest::Built(snap, Some("database is locked".into()));
         let recent = status_answer(failing.clone(), 105_000);
         assert_eq!(body(recent).await.0, StatusCode::OK, "within 10 s");
