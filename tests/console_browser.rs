@@ -714,6 +714,16 @@ async fn a_second_person_approves_a_failover_from_the_browser() -> Result<()> {
     ap.open(&format!("#/runs/{id}")).await?;
     ap.sign_in(APPROVER_TOKEN).await?;
     ap.wait_text("#who", |t| t.contains("arjun"), WAIT).await?;
+    // The overview says what the run waits for (the status's progress of the active run).
+    ap.open("#/").await?;
+    let progress = ap
+        .wait_text(
+            "#active-progress",
+            |t| t.contains("awaiting approval: approve-failover"),
+            WAIT,
+        )
+        .await?;
+    assert!(progress.contains("steps done"), "{progress}");
     ap.open(&format!("#/runs/{id}")).await?;
     ap.wait_text(
         "#awaiting-approval",
@@ -748,6 +758,7 @@ async fn a_second_person_approves_a_failover_from_the_browser() -> Result<()> {
     let all = runs(&base).await;
     assert_eq!(all.len(), 1, "{all:#?}");
     assert_eq!(all[0]["requested_by"], "olivia");
+
     op.c.close().await?;
     ap.c.close().await?;
     Ok(())

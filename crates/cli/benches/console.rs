@@ -3,14 +3,15 @@
 //!
 //! It builds the sandbox in the emulator (moto behind the test kit's proxy, with RDS promotions
 //! that take `PILOTLIGHT_BENCH_PROMOTION_S` seconds, default 20, so the failover lasts long enough
-//! to measure), starts the release `pilotlight serve` on 127.0.0.1, signs 100 viewers in (one
-//! session and one connection each, like browsers), starts a failover through the API as an
-//! operator, and while the run is active every viewer loads `/` and `/api/v1/status` in a loop
-//! (pausing `PILOTLIGHT_BENCH_POLL_MS` between rounds, default 250 ms: twelve times the
-//! console's own 3 s polling). Prints p50/p95/p99/max per endpoint and whether p99 < 50 ms.
+//! to measure), starts `pilotlight serve` (built with the bench's profile) on 127.0.0.1, signs
+//! 100 viewers in (one session and one connection each, like browsers), starts a failover through
+//! the API as an operator, and while the run is active every viewer loads `/` and
+//! `/api/v1/status` in a loop (pausing `PILOTLIGHT_BENCH_POLL_MS` between rounds, default
+//! 250 ms: twelve times the console's own 3 s polling). Prints p50/p95/p99/max per endpoint and whether p99 < 50 ms.
 //!
 //! Run: `cargo bench -p pilotlight --bench console` (`-- --json` for JSON;
-//! `PILOTLIGHT_BENCH_VIEWERS` for another number of viewers). Not part of `cargo test`.
+//! `PILOTLIGHT_BENCH_VIEWERS` for another number of viewers; `--profile dev` for the unoptimized
+//! build, much faster to build). Not part of `cargo test`.
 
 use anyhow::{bail, Context, Result};
 use pilotlight_testkit::{Emulator, EmulatorOptions};

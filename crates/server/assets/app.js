@@ -3,7 +3,7 @@
 
 import { atLeast, onSession, restore, session, signOut } from "./api.js";
 import { errorBox, h, replace } from "./dom.js";
-import { auditPage, historyPage, overviewPage, runPage, signInPage } from "./views.js";
+import { auditPage, drillsPage, historyPage, overviewPage, runPage, signInPage } from "./views.js";
 import { planPage } from "./plan.js";
 
 const main = document.getElementById("main");
@@ -14,6 +14,7 @@ const routes = [
   [/^#\/plan\/([\w.-]+)$/, (m) => (el) => planPage(el, decodeURIComponent(m[1]))],
   [/^#\/runs\/([\w.:-]+)$/, (m) => (el) => runPage(el, decodeURIComponent(m[1]))],
   [/^#\/history$/, () => historyPage],
+  [/^#\/drills$/, () => drillsPage],
   [/^#\/audit$/, () => auditPage],
   [/^#\/signin$/, () => signInPage],
 ];

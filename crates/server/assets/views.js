@@ -1,4 +1,4 @@
-// The console's pages: sign-in, overview, run, history, audit log. Every page says what it does
+// The console's pages: sign-in, overview, run, history, drills, audit log. Every page says what it does
 // not know ("unknown", "stale") instead of showing a reassuring default.
 
 import { api, atLeast, follow, session, signIn } from "./api.js";
@@ -174,6 +174,16 @@ function readinessTable(readiness) {
   );
 }
 
+/** "3 of 12 steps done; running: a, b; awaiting approval: c", or nothing when unknown. */
+function progressLine(p) {
+  if (!p || typeof p.steps_total !== "number") return null;
+  const parts = [`${p.steps_done} of ${p.steps_total} steps done`];
+  if (p.running?.length) parts.push(`running: ${p.running.join(", ")}`);
+  if (p.awaiting_approval?.length) parts.push(`awaiting approval: ${p.awaiting_approval.join(", ")}`);
+  if (p.failed?.length) parts.push(`failed: ${p.failed.join(", ")}`);
+  return h("p", { id: "active-progress" }, parts.join("; "));
+}
+
 function actions(status) {
   const active = runId(status.active_run);
   if (active) {
@@ -183,6 +193,7 @@ function actions(status) {
       "A run is in progress: ",
       h("a", { href: `#/runs/${encodeURIComponent(active)}` }, active),
       status.active_run?.runbook ? ` (${status.active_run.runbook}, ${status.active_run.status ?? "running"})` : "",
+      progressLine(status.active_run?.progress),
     );
   }
   const serving = status.serving_region;
@@ -554,6 +565,57 @@ export async function historyPage(main) {
           ),
         )
       : h("p", { class: "muted" }, "No runs yet."),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drills
+
+function drillLinks(d) {
+  const links = d.links || {};
+  return [
+    ["JSON", links.json],
+    ["Markdown", links.markdown],
+    ["HTML", links.html],
+  ]
+    .filter(([, href]) => href)
+    .flatMap(([label, href], i) => [i ? " · " : null, h("a", { href, download: "", dataset: { format: label.toLowerCase() } }, label)]);
+}
+
+export async function drillsPage(main) {
+  replace(main, h("h1", null, "Drills"), h("p", { class: "muted" }, "Loading drill reports…"));
+  const data = await api("/drills");
+  const drills = data.drills || [];
+  const ms = (v) => (v === null || v === undefined ? "not measured" : fmtSeconds(v / 1000));
+  replace(
+    main,
+    h("h1", null, "Drills"),
+    h("p", { class: "muted" }, "Stored DR drill reports, newest first. Run a drill with ", h("code", null, "pilotlight drill"), " on the host; download a report to keep or share it."),
+    drills.length
+      ? h(
+          "table",
+          { class: "table", id: "drills" },
+          h("thead", null, h("tr", null, ["Drill", "Mode", "Started", "Took", "Verdict", "RTO", "Data loss (RPO)", "Report"].map((t) => h("th", null, t)))),
+          h(
+            "tbody",
+            null,
+            drills.map((d) =>
+              h(
+                "tr",
+                { dataset: { drill: d.id, passed: String(d.passed) } },
+                h("td", { "data-label": "Drill" }, d.id),
+                h("td", { "data-label": "Mode" }, d.mode ?? ""),
+                h("td", { "data-label": "Started" }, fmtTime(d.started_at_ms)),
+                h("td", { "data-label": "Took" }, fmtSeconds((d.finished_at_ms - d.started_at_ms) / 1000)),
+                h("td", { "data-label": "Verdict" }, badge(d.passed ? "passed" : "failed", d.passed ? "good" : "bad")),
+                h("td", { "data-label": "RTO" }, ms(d.rto_ms)),
+                h("td", { "data-label": "Data loss (RPO)" }, ms(d.rpo_ms)),
+                h("td", { "data-label": "Report" }, drillLinks(d)),
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "muted", id: "no-drills" }, "No drill reports yet. Run one with pilotlight drill (see docs/drills.md)."),
   );
 }
 

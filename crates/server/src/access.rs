@@ -30,7 +30,14 @@ pub struct Oidc {
     /// Where to fetch the keys again when a token names an unknown key (`jwks_url`).
     url: Option<String>,
     last_fetch: Mutex<Option<std::time::Instant>>,
+    /// The shortest time between two fetches of `jwks_url` ([`JWKS_REFETCH`] unless changed).
+    refetch: Duration,
 }
+
+/// With `jwks_url`, a token naming an unknown key fetches the JWKS again at most this often
+/// (the first fetch is at start): an identity provider's key rotation is picked up within a
+/// minute, and a stream of tokens with made-up key ids does not become a stream of fetches.
+pub const JWKS_REFETCH: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for Oidc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -111,7 +118,15 @@ impl Oidc {
             keys: Mutex::new(keys),
             url,
             last_fetch: Mutex::new(Some(std::time::Instant::now())),
+            refetch: JWKS_REFETCH,
         })
+    }
+
+    /// The same verifier with another shortest time between two fetches of `jwks_url`
+    /// (tests; [`JWKS_REFETCH`] by default).
+    pub fn with_refetch_interval(mut self, every: Duration) -> Oidc {
+        self.refetch = every;
+        self
     }
 
     fn key_for(&self, kid: Option<&str>) -> Option<jsonwebtoken::jwk::Jwk> {
@@ -129,11 +144,11 @@ impl Oidc {
             .map_err(|e| Refusal(format!("not a valid ID token: {e}")))?;
         let mut jwk = self.key_for(header.kid.as_deref());
         if jwk.is_none() {
-            // A rotated key: fetch the JWKS again, at most once a minute.
+            // A rotated key: fetch the JWKS again, at most once per `refetch`.
             if let Some(url) = &self.url {
                 let due = {
                     let mut last = self.last_fetch.lock().unwrap_or_else(|e| e.into_inner());
-                    let due = last.is_none_or(|t| t.elapsed() > Duration::from_secs(60));
+                    let due = last.is_none_or(|t| t.elapsed() >= self.refetch);
                     if due {
                         *last = Some(std::time::Instant::now());
                     }

@@ -16,6 +16,7 @@ pub mod forward;
 pub mod leader;
 pub mod observer;
 pub mod report;
+pub mod status;
 pub mod v1;
 pub mod views;
 

@@ -1,6 +1,7 @@
 //! The console's HTTP API under `/api/v1` (see `openapi.json` and docs/console.md): sessions,
 //! status, readiness, runbooks and plans, runs (list, show, live events over SSE, start,
-//! approve, pause, resume, abort) and the audit log.
+//! approve, pause, resume, abort), stored drill reports (list, download as JSON, Markdown or
+//! HTML) and the audit log.
 //!
 //! Invariants: every route but `POST /session` and the OpenAPI document needs a session cookie
 //! or a bearer credential; a state-changing request authenticated by the cookie must carry the
@@ -25,6 +26,7 @@ use pilotlight_core::journal::{JournalError, RunOptions, RunRecord};
 use pilotlight_core::plan::Plan;
 use pilotlight_core::run::{Event, NodeStatus, RunState};
 use pilotlight_core::runbook::Direction;
+use pilotlight_drill::store::{DrillReports, DrillStoreError};
 use pilotlight_executor::{ExecError, StartRequest};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -64,6 +66,9 @@ pub struct Api {
     deps: ApiDeps,
     serving: Arc<tokio::sync::Mutex<Option<Cached>>>,
     refreshing: Arc<Mutex<bool>>,
+    status: crate::status::StatusFeed,
+    /// Stored drill reports (`None`: this service was not given them; the drill routes say so).
+    drills: Option<Arc<dyn DrillReports>>,
 }
 
 impl Api {
@@ -74,7 +79,21 @@ impl Api {
             deps,
             serving: Arc::default(),
             refreshing: Arc::default(),
+            status: crate::status::StatusFeed::default(),
+            drills: None,
         }
+    }
+
+    /// The same API serving the drill reports of `drills` (the local journal `pilotlight drill`
+    /// stores them in) at `/api/v1/drills`.
+    pub fn with_drills(mut self, drills: Arc<dyn DrillReports>) -> Api {
+        self.drills = Some(drills);
+        self
+    }
+
+    /// The control service behind this API.
+    pub fn control(&self) -> &Control {
+        &self.control
     }
 
     /// Sign-in and sessions (tests move a session's expiry through it).
@@ -101,6 +120,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/runs/{id}/pause"),
     ("post", "/api/v1/runs/{id}/resume"),
     ("post", "/api/v1/runs/{id}/abort"),
+    ("get", "/api/v1/drills"),
+    ("get", "/api/v1/drills/{id}"),
     ("get", "/api/v1/audit"),
 ];
 
@@ -123,6 +144,8 @@ pub fn app(api: Api) -> Router {
         .route("/api/v1/runs/{id}/pause", post(pause))
         .route("/api/v1/runs/{id}/resume", post(resume))
         .route("/api/v1/runs/{id}/abort", post(abort))
+        .route("/api/v1/drills", get(list_drills))
+        .route("/api/v1/drills/{id}", get(show_drill))
         .route("/api/v1/audit", get(audit))
         .with_state(api.clone());
     crate::api::router(api.control.clone())
@@ -537,82 +560,209 @@ async fn status(State(api): State<Api>, headers: HeaderMap) -> Response {
     if let Err(r) = api.reader(&headers, Permission::Read).await {
         return r;
     }
-    let env = api.control.env();
-    let journal = api.control.journal();
-    let (active, runs) = match (
-        journal.active_run(&env.environment.name).await,
-        journal.runs(Some(&env.environment.name), 20).await,
-    ) {
-        (Ok(a), Ok(r)) => (a, r),
-        (Err(e), _) | (_, Err(e)) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    };
-    let last = runs.into_iter().find(|r| r.status.is_final());
-    let serving = api.serving().await;
-    let phase = views::phase(active.as_ref(), last.as_ref(), serving.serving);
-    let view = api.control.view();
-    let health_state = match view.assessment.as_ref().map(|a| a.state) {
-        None => "unknown",
-        Some(pilotlight_core::health::HealthState::Healthy) => "healthy",
-        Some(pilotlight_core::health::HealthState::Failing { .. }) => "failing",
-    };
-    let vantages: Vec<serde_json::Value> = api
-        .control
-        .explain()
-        .map(|x| {
-            x.vantage_points
-                .iter()
-                .map(|v| {
-                    serde_json::json!({
-                        "id": v.vantage.as_str(),
-                        "state": v.verdict,
-                        "probes": v.probes.iter().map(|p| serde_json::json!({
-                            "id": p.probe.as_str(),
-                            "outcome": p.verdict,
-                            "detail": p.last_reason.clone().unwrap_or_else(|| format!(
-                                "{} consecutive failures (threshold {}), {} consecutive successes",
-                                p.consecutive_failures, p.failure_threshold, p.consecutive_successes)),
-                            "at_ms": p.last_at.map(ms),
-                        })).collect::<Vec<_>>(),
+    if api.status.claim_start() {
+        let me = api.clone();
+        tokio::spawn(async move { me.status_builder().await });
+    }
+    let mut latest = api.status.latest();
+    if matches!(latest, crate::status::Latest::Empty) {
+        // Only the very first requests wait, for the first build.
+        let mut rx = api.status.subscribe();
+        latest = match tokio::time::timeout(
+            Duration::from_secs(30),
+            rx.wait_for(|l| !matches!(l, crate::status::Latest::Empty)),
+        )
+        .await
+        {
+            Ok(Ok(l)) => l.clone(),
+            _ => crate::status::Latest::Failed(
+                "the status is not built yet; try again in a few seconds".into(),
+            ),
+        };
+    }
+    status_answer(latest, ms(now()))
+}
+
+/// The answer to a status request at `now_ms` from the latest build: its bytes, unless the
+/// snapshot is older than [`crate::status::STALE_AFTER`] (it is rebuilt at least every second,
+/// so builds fail or the builder is stuck): then 503 with the reason.
+fn status_answer(latest: crate::status::Latest, now_ms: u64) -> Response {
+    match latest {
+        crate::status::Latest::Built(snap, _)
+            if now_ms.saturating_sub(snap.at_ms) <= ms(crate::status::STALE_AFTER) =>
+        {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                snap.body.clone(),
+            )
+                .into_response()
+        }
+        crate::status::Latest::Built(snap, None) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the status has not been rebuilt for {} s; the service's log says why (a journal or AWS call that does not return)",
+                now_ms.saturating_sub(snap.at_ms) / 1000
+            ),
+        ),
+        crate::status::Latest::Built(_, Some(e)) | crate::status::Latest::Failed(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the status cannot be read: {e}; check the journal (the service's log says more)"
+            ),
+        ),
+        crate::status::Latest::Empty => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the status is not built yet; try again in a few seconds",
+        ),
+    }
+}
+
+impl Api {
+    /// Rebuild the status snapshot on its cadence and whenever woken, for as long as the
+    /// service runs.
+    async fn status_builder(self) {
+        loop {
+            let active = self.rebuild_status().await;
+            let every = if active {
+                crate::status::ACTIVE_EVERY
+            } else {
+                crate::status::IDLE_EVERY
+            };
+            self.status.next(every).await;
+        }
+    }
+
+    /// Build the status now and publish it; returns whether a run is active. A failed build
+    /// keeps the previous snapshot (served until it is stale) and logs why.
+    pub async fn rebuild_status(&self) -> bool {
+        let mut progress = self.status.building.lock().await;
+        match self.build_status(&mut progress).await {
+            Ok((body, active)) => {
+                self.status.publish(crate::status::Snapshot {
+                    body: serde_json::to_vec(&body).unwrap_or_default().into(),
+                    at_ms: ms(now()),
+                    active,
+                });
+                active
+            }
+            Err(e) => {
+                let e = e.to_string();
+                // Once per distinct error, not on every retry.
+                let repeated = matches!(
+                    self.status.latest(),
+                    crate::status::Latest::Built(_, Some(old)) | crate::status::Latest::Failed(old)
+                        if old == e
+                );
+                if !repeated {
+                    warn!(error = %e, "cannot build the status; serving the previous one until it is stale, then 503");
+                }
+                self.status.failed(e);
+                true
+            }
+        }
+    }
+
+    /// Rebuild the status before answering an action, so the actor's next read sees it.
+    async fn status_changed(&self) {
+        if self.status.claim_start() {
+            let me = self.clone();
+            tokio::spawn(async move { me.status_builder().await });
+        }
+        self.rebuild_status().await;
+        // The builder picks the cadence of an active run at once.
+        self.status.wake();
+    }
+
+    async fn build_status(
+        &self,
+        progress: &mut crate::status::Progress,
+    ) -> Result<(serde_json::Value, bool), JournalError> {
+        let api = self;
+        let env = api.control.env();
+        let journal = api.control.journal();
+        let active = journal.active_run(&env.environment.name).await?;
+        let runs = journal.runs(Some(&env.environment.name), 20).await?;
+        let last = runs.into_iter().find(|r| r.status.is_final());
+        let mut active_json = active.as_ref().map(run_json);
+        match &active {
+            Some(a) => {
+                progress.follow(&a.id, &a.plan);
+                for e in journal.events_since(&a.id, progress.last_seq()).await? {
+                    progress.apply(&a.plan, e.seq, &e.event);
+                }
+                if let Some(j) = active_json.as_mut() {
+                    j["progress"] = progress.json();
+                }
+            }
+            None => progress.clear(),
+        }
+        let serving = api.serving().await;
+        let phase = views::phase(active.as_ref(), last.as_ref(), serving.serving);
+        let view = api.control.view();
+        let health_state = match view.assessment.as_ref().map(|a| a.state) {
+            None => "unknown",
+            Some(pilotlight_core::health::HealthState::Healthy) => "healthy",
+            Some(pilotlight_core::health::HealthState::Failing { .. }) => "failing",
+        };
+        let vantages: Vec<serde_json::Value> = api
+            .control
+            .explain()
+            .map(|x| {
+                x.vantage_points
+                    .iter()
+                    .map(|v| {
+                        serde_json::json!({
+                            "id": v.vantage.as_str(),
+                            "state": v.verdict,
+                            "probes": v.probes.iter().map(|p| serde_json::json!({
+                                "id": p.probe.as_str(),
+                                "outcome": p.verdict,
+                                "detail": p.last_reason.clone().unwrap_or_else(|| format!(
+                                    "{} consecutive failures (threshold {}), {} consecutive successes",
+                                    p.consecutive_failures, p.failure_threshold, p.consecutive_successes)),
+                                "at_ms": p.last_at.map(ms),
+                            })).collect::<Vec<_>>(),
+                        })
                     })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let rpo = env.objectives.rpo;
-    let lags: Vec<Option<Duration>> = view.replication.iter().map(|l| l.lag).collect();
-    let lag = if lags.is_empty() || lags.iter().any(Option::is_none) {
-        None
-    } else {
-        lags.iter().flatten().max().copied()
-    };
-    let verdict = view.readiness.as_ref().map(|r| r.verdict);
-    let protected = serving.serving == views::Serving::Primary
-        && verdict == Some(pilotlight_core::readiness::Verdict::Ready);
-    Json(serde_json::json!({
-        "environment": env.environment.name,
-        "primary_region": env.regions.primary,
-        "dr_region": env.regions.dr,
-        "serving": serving.serving,
-        "serving_region": views::serving_region(env, serving.serving),
-        "serving_details": serving.details,
-        "phase": phase,
-        "phase_label": phase.label(),
-        "active_run": active.as_ref().map(run_json),
-        "last_run": last.as_ref().map(run_json),
-        "health": { "state": health_state, "vantages": vantages, "watching": env.health.is_some() },
-        "readiness": readiness_rows(&api),
-        "readiness_verdict": verdict,
-        "replication": {
-            "lag_ms": lag.map(ms),
-            "rpo_ms": ms(rpo),
-            "within_rpo": lag.map(|l| l <= rpo),
-            "databases": view.replication,
-        },
-        "protected": protected,
-        "two_person_rule": api.deps.auth.two_person_rule(),
-        "observed_at_ms": ms(now()),
-    }))
-    .into_response()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rpo = env.objectives.rpo;
+        let lags: Vec<Option<Duration>> = view.replication.iter().map(|l| l.lag).collect();
+        let lag = if lags.is_empty() || lags.iter().any(Option::is_none) {
+            None
+        } else {
+            lags.iter().flatten().max().copied()
+        };
+        let verdict = view.readiness.as_ref().map(|r| r.verdict);
+        let protected = serving.serving == views::Serving::Primary
+            && verdict == Some(pilotlight_core::readiness::Verdict::Ready);
+        let body = serde_json::json!({
+            "environment": env.environment.name,
+            "primary_region": env.regions.primary,
+            "dr_region": env.regions.dr,
+            "serving": serving.serving,
+            "serving_region": views::serving_region(env, serving.serving),
+            "serving_details": serving.details,
+            "phase": phase,
+            "phase_label": phase.label(),
+            "active_run": active_json,
+            "last_run": last.as_ref().map(run_json),
+            "health": { "state": health_state, "vantages": vantages, "watching": env.health.is_some() },
+            "readiness": readiness_rows(api),
+            "readiness_verdict": verdict,
+            "replication": {
+                "lag_ms": lag.map(ms),
+                "rpo_ms": ms(rpo),
+                "within_rpo": lag.map(|l| l <= rpo),
+                "databases": view.replication,
+            },
+            "protected": protected,
+            "two_person_rule": api.deps.auth.two_person_rule(),
+            "observed_at_ms": ms(now()),
+        });
+        Ok((body, active.is_some()))
+    }
 }
 
 fn readiness_rows(api: &Api) -> Vec<serde_json::Value> {
@@ -1004,6 +1154,7 @@ async fn start_run(
     if !run.status.is_final() {
         api.control.drive(run.id.clone());
     }
+    api.status_changed().await;
     let gated = run.plan.node(&approval_step).is_some();
     let status = if gated && !run.status.is_final() {
         "awaiting_approval"
@@ -1120,6 +1271,7 @@ async fn approve(
     match executor.control(&id, ev).await {
         Ok(()) => {
             api.control.drive(id.clone());
+            api.status_changed().await;
             Json(serde_json::json!({ "run_id": id, "approved": step, "by": p.name }))
                 .into_response()
         }
@@ -1178,6 +1330,7 @@ async fn control_run(
                 .await
                 .map(|r| r.status.label())
                 .unwrap_or("unknown");
+            api.status_changed().await;
             Json(serde_json::json!({ "run_id": id, "status": status })).into_response()
         }
         Err(e) => exec_error(e),
@@ -1215,6 +1368,157 @@ async fn abort(
 struct AuditQuery {
     after: Option<u64>,
     limit: Option<usize>,
+}
+
+/// The answer of the drill routes when the service was given no drill store.
+fn no_drill_store() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "this control service does not serve drill reports (it was started without its drill store); list them on the host with `pilotlight drills`",
+    )
+}
+
+fn drill_error(e: DrillStoreError) -> Response {
+    match e {
+        DrillStoreError::NotFound(id) => error(
+            StatusCode::NOT_FOUND,
+            format!("no drill {id} in this environment; list them with GET /api/v1/drills"),
+        ),
+        e => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+/// Where a stored drill's report is downloaded, per format.
+fn drill_links(id: &str) -> serde_json::Value {
+    let base = format!("/api/v1/drills/{id}");
+    serde_json::json!({
+        "json": format!("{base}?format=json"),
+        "markdown": format!("{base}?format=markdown"),
+        "html": format!("{base}?format=html"),
+    })
+}
+
+async fn list_drills(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    if let Err(r) = api.reader(&headers, Permission::Read).await {
+        return r;
+    }
+    let Some(store) = api.drills.as_ref() else {
+        return no_drill_store();
+    };
+    match store
+        .drills(Some(api.env_name()), q.limit.unwrap_or(100).min(1000))
+        .await
+    {
+        Ok(drills) => Json(serde_json::json!({
+            "drills": drills
+                .iter()
+                .map(|d| {
+                    let mut v = serde_json::to_value(d).unwrap_or_default();
+                    v["links"] = drill_links(&d.id);
+                    v
+                })
+                .collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => drill_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrillQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn show_drill(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    q: Result<Query<DrillQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(r) = api.reader(&headers, Permission::Read).await {
+        return r;
+    }
+    let format = match q {
+        Ok(Query(q)) => q.format.unwrap_or_else(|| "json".into()),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("{e}; the only parameter is format=json|markdown|html"),
+            )
+        }
+    };
+    if !matches!(format.as_str(), "json" | "markdown" | "html") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown format `{format}`: use format=json, format=markdown or format=html"),
+        );
+    }
+    let Some(store) = api.drills.as_ref() else {
+        return no_drill_store();
+    };
+    let report = match store.drill(&id).await {
+        Ok(r) if r.environment == api.env_name() => r,
+        Ok(_) => return drill_error(DrillStoreError::NotFound(id)),
+        Err(e) => return drill_error(e),
+    };
+    // The id is the file name: keep it to characters that need no quoting.
+    let file: String = report
+        .id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match format.as_str() {
+        "markdown" => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/markdown; charset=utf-8".to_string(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{file}.md\""),
+                ),
+            ],
+            pilotlight_drill::render::render_markdown(&report),
+        )
+            .into_response(),
+        "html" => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{file}.html\""),
+                ),
+                // The report is self-contained (inline style and SVG, no script): even opened
+                // on this origin it runs nothing and loads nothing.
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+                        .to_string(),
+                ),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            ],
+            pilotlight_drill::render::render_html(&report),
+        )
+            .into_response(),
+        _ => (
+            [(header::CONTENT_TYPE, "application/json".to_string())],
+            pilotlight_drill::render::render_json(&report),
+        )
+            .into_response(),
+    }
 }
 
 async fn audit(
@@ -1319,6 +1623,48 @@ mod tests {
             }
             assert!(!v.is_null(), "unresolved $ref #/{target}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_stale_status_is_not_served_as_current() {
+        use crate::status::{Latest, Snapshot};
+        use http_body_util::BodyExt;
+        let snap = Arc::new(Snapshot {
+            body: "{\"phase\":\"normal\"}".into(),
+            at_ms: 100_000,
+            active: false,
+        });
+        let body = |r: Response| async {
+            let status = r.status();
+            let b = r.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(b.to_vec()).unwrap())
+        };
+        let fresh = status_answer(Latest::Built(snap.clone(), None), 110_000);
+        assert_eq!(
+            body(fresh).await,
+            (StatusCode::OK, "{\"phase\":\"normal\"}".into()),
+        );
+        let (code, text) = body(status_answer(Latest::Built(snap.clone(), None), 130_000)).await;
+        assert_eq!(
+            code,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not rebuilt for 30 s"
+        );
+        assert!(text.contains("not been rebuilt for 30 s"), "{text}");
+        let failing = Latest::Built(snap, Some("database is locked".into()));
+        let recent = status_answer(failing.clone(), 105_000);
+        assert_eq!(body(recent).await.0, StatusCode::OK, "within 10 s");
+        let (code, text) = body(status_answer(failing, 110_001)).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            text.contains("database is locked") && text.contains("check the journal"),
+            "{text}"
+        );
+        let (code, text) = body(status_answer(Latest::Failed("disk full".into()), 0)).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text.contains("disk full"), "{text}");
+        let (code, _) = body(status_answer(Latest::Empty, 0)).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]
