@@ -759,6 +759,50 @@ async fn a_second_person_approves_a_failover_from_the_browser() -> Result<()> {
     assert_eq!(all.len(), 1, "{all:#?}");
     assert_eq!(all[0]["requested_by"], "olivia");
 
+    // Drills: a report stored in the service's journal (as `pilotlight drill` does) is listed
+    // with its three downloads, which the signed-in session fetches.
+    let mut report: pilotlight_drill::DrillReport =
+        serde_json::from_str(include_str!("../crates/drill/tests/snapshots/report.json"))?;
+    report.id = "drill-browser-test".into();
+    report.environment = env_name.clone();
+    {
+        use pilotlight_drill::store::DrillReports;
+        pilotlight_store::SqliteJournal::open(Path::new(&world.journal()))?
+            .save_drill(&report)
+            .await?;
+    }
+    ap.open("#/drills").await?;
+    let row = ap
+        .wait_text(
+            "#drills tr[data-drill='drill-browser-test']",
+            |t| t.contains("isolated"),
+            WAIT,
+        )
+        .await?;
+    let verdict = if report.verdict.passed {
+        "passed"
+    } else {
+        "failed"
+    };
+    assert!(
+        row.contains(verdict)
+            && row.contains("JSON")
+            && row.contains("Markdown")
+            && row.contains("HTML"),
+        "{row}"
+    );
+    ap.shot("drills").await?;
+    ap.shot_phone("drills").await?;
+    let html = ap
+        .js("const a = document.querySelector(\"#drills tr[data-drill='drill-browser-test'] a[data-format='html']\"); \
+             return fetch(a.href).then(async (r) => [r.status, r.headers.get('content-type'), (await r.text()).includes('drill-browser-test')]);")
+        .await?;
+    assert_eq!(
+        html,
+        json!([200, "text/html; charset=utf-8", true]),
+        "{html}"
+    );
+
     op.c.close().await?;
     ap.c.close().await?;
     Ok(())

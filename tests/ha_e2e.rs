@@ -629,6 +629,47 @@ async fn follower_forwards_actions_to_the_leader() {
                 .any(|e| e.action == "run.start" && e.target == "failover"),
             "{entries:#?}"
         );
+        // `pilotlight audit verify` reads the same chain, and names an entry changed in place.
+        let verify = || async {
+            common::pilotlight(&[
+                "audit",
+                "verify",
+                "--ha-journal-table",
+                JOURNAL,
+                "--config",
+                ha.config.to_str().unwrap(),
+            ])
+            .await
+        };
+        let run = verify().await;
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout
+                .contains(&format!("audit log intact: {} entries", entries.len())),
+            "{}",
+            run.stdout
+        );
+        use aws_sdk_dynamodb::types::AttributeValue;
+        ha.world
+            .proxied()
+            .dynamodb(ha.world.dr())
+            .await
+            .update_item()
+            .table_name(JOURNAL)
+            .key("run_id", AttributeValue::S("#audit#".into()))
+            .key("seq", AttributeValue::N("2".into()))
+            .update_expression("SET actor = :m")
+            .expression_attribute_values(":m", AttributeValue::S("mallory".into()))
+            .send()
+            .await
+            .unwrap();
+        let run = verify().await;
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("audit log BROKEN at entry 2"),
+            "{}",
+            run.stdout
+        );
     }
     assert_no_duplicate_side_effects(&ha.world);
 }

@@ -10,7 +10,7 @@
 
 use crate::drill::{finish, new_drill_id, records, tier_name, trend};
 use crate::runs::{self, Paths};
-use crate::serve::Probes;
+use crate::serve::{interrupted, Probes};
 use anyhow::{anyhow, bail, Context, Result};
 use pilotlight_core::health::TriggerMode;
 use pilotlight_core::health::{HealthState, ProbeSample};
@@ -504,22 +504,6 @@ async fn observe_outage(
             return Ok(m);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Returns on Ctrl-C or SIGTERM.
-async fn interrupted() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
     }
 }
 

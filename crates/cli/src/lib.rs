@@ -419,9 +419,20 @@ pub enum RunsCommand {
 /// `audit` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk the audit log's hash chain (in the journal given by --journal) and name the first
-    /// broken entry. Exit code 0: intact; 1: broken; 2: could not read.
-    Verify,
+    /// Walk the audit log's hash chain (in the journal given by --journal, or with
+    /// --ha-journal-table in the HA store every instance writes) and name the first broken
+    /// entry. Exit code 0: intact; 1: broken; 2: could not read.
+    Verify {
+        /// The HA store's journal table (DynamoDB) holding the audit log of several instances.
+        #[arg(long, requires = "config")]
+        ha_journal_table: Option<String>,
+        /// Region of the HA store's tables (default: the environment's DR region).
+        #[arg(long, requires = "ha_journal_table")]
+        ha_region: Option<String>,
+        /// The environment config (TOML), for the AWS settings and region of the HA store.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Sandbox commands.
@@ -685,8 +696,18 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
         }
         Command::Check { config, output } => check::run(&config, output).await,
         Command::Audit {
-            command: AuditCommand::Verify,
-        } => audit_verify(paths).await,
+            command:
+                AuditCommand::Verify {
+                    ha_journal_table,
+                    ha_region,
+                    config,
+                },
+        } => match (ha_journal_table, config) {
+            (Some(table), Some(config)) => {
+                audit_verify_ha(&config, &table, ha_region.as_deref()).await
+            }
+            _ => audit_verify(paths).await,
+        },
         Command::Drill {
             config,
             mode,
@@ -757,6 +778,53 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
     }
 }
 
+/// `pilotlight audit verify --ha-journal-table T --config F`: the HA store's audit log.
+async fn audit_verify_ha(
+    config: &std::path::Path,
+    table: &str,
+    region: Option<&str>,
+) -> anyhow::Result<u8> {
+    use pilotlight_core::audit::AuditLog;
+    let env = match runs::load_config(config) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
+    };
+    let region = region.unwrap_or(&env.regions.dr).to_string();
+    let w = runs::wire(&env);
+    let journal =
+        pilotlight_store::DynamoJournal::connect(&w.factory, w.caller.clone(), &region, table)
+            .await;
+    let entries = match journal.audit_entries(0, usize::MAX).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("cannot read the audit log in {table} ({region}): {e}");
+            return Ok(2);
+        }
+    };
+    Ok(verdict(
+        &entries,
+        &format!("the HA store's table {table} ({region})"),
+    ))
+}
+
+/// Print the chain's state; the exit code (0 intact, 1 broken).
+fn verdict(entries: &[pilotlight_core::audit::AuditEntry], place: &str) -> u8 {
+    match pilotlight_core::audit::verify_chain(entries) {
+        Ok(()) => {
+            println!("audit log intact: {} entries in {place}", entries.len());
+            0
+        }
+        Err(b) => {
+            println!("audit log BROKEN at entry {}: {}", b.seq, b.problem);
+            println!(
+                "keep a copy of {place} for investigation; entries after {} cannot be trusted",
+                b.seq
+            );
+            1
+        }
+    }
+}
+
 /// `pilotlight audit verify`.
 async fn audit_verify(paths: &runs::Paths) -> anyhow::Result<u8> {
     use pilotlight_core::audit::AuditLog;
@@ -769,25 +837,7 @@ async fn audit_verify(paths: &runs::Paths) -> anyhow::Result<u8> {
     }
     let journal = pilotlight_store::SqliteJournal::open(&paths.journal)?;
     let entries = journal.audit_entries(0, usize::MAX).await?;
-    match pilotlight_core::audit::verify_chain(&entries) {
-        Ok(()) => {
-            println!(
-                "audit log intact: {} entries in {}",
-                entries.len(),
-                paths.journal.display()
-            );
-            Ok(0)
-        }
-        Err(b) => {
-            println!("audit log BROKEN at entry {}: {}", b.seq, b.problem);
-            println!(
-                "keep a copy of {} for investigation; entries after {} cannot be trusted",
-                paths.journal.display(),
-                b.seq
-            );
-            Ok(1)
-        }
-    }
+    Ok(verdict(&entries, &paths.journal.display().to_string()))
 }
 
 fn init_tracing(filter: &str) {

@@ -35,22 +35,27 @@ impl ProbeRunner for Probes {
     }
 }
 
+/// Returns on Ctrl-C or SIGTERM.
+pub(crate) async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
 /// A watch channel that turns true on Ctrl-C or SIGTERM.
 fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term => {}
-        }
+        interrupted().await;
         info!("shutting down: probes stop, the API stops accepting; an unfinished run resumes on the next start");
         let _ = tx.send(true);
     });
@@ -197,10 +202,14 @@ pub async fn serve(
     let mut election = None;
     // The audit log: the journal's (SQLite, or the HA store's one chain for every instance).
     let audit: Arc<dyn pilotlight_core::audit::AuditLog>;
+    // Drill reports: in the local SQLite journal, where `pilotlight drill` on this host stores
+    // them (the HA store keeps none).
+    let drills: Arc<dyn pilotlight_drill::store::DrillReports>;
     let (journal, executor): (Arc<dyn Journal>, _) = match &ha {
         None => {
             let local = open_journal(&paths.journal)?;
             audit = local.clone();
+            drills = local.clone();
             let journal = local;
             _lock = match crate::runs::driver_lock(&paths.journal, &env_name)? {
                 Ok(l) => Some(l),
@@ -257,6 +266,7 @@ pub async fn serve(
                 make_acting,
             });
             audit = Arc::new(journal.clone());
+            drills = open_journal(&paths.journal)?;
             let journal: Arc<dyn Journal> = Arc::new(journal);
             // Never acts: the instance stands by until elected, and then acts with the fenced
             // journal's executor.
@@ -332,7 +342,8 @@ pub async fn serve(
             audit,
             auth: pilotlight_server::access::Authenticator::new(env.access.clone(), oidc),
         },
-    );
+    )
+    .with_drills(drills);
     let forwarding = pilotlight_server::forward::Forwarding::new(
         control.clone(),
         api.auth().clone(),

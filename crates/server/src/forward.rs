@@ -24,7 +24,7 @@ use crate::control::Control;
 use crate::{ms, now};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -337,18 +337,6 @@ async fn accept_assertion(f: &Forwarding, req: Request, next: Next) -> Response 
     response
 }
 
-/// The value of cookie `name`.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_string())
-}
-
 /// On a follower: send the action to the leader and relay its answer.
 async fn forward(f: &Forwarding, req: Request) -> Response {
     let me = f.control.instance().to_string();
@@ -380,7 +368,7 @@ async fn forward(f: &Forwarding, req: Request) -> Response {
     }
     if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
         out = out.header(header::AUTHORIZATION, auth);
-    } else if let Some(id) = cookie(&parts.headers, SESSION_COOKIE) {
+    } else if let Some(id) = crate::v1::cookie(&parts.headers, SESSION_COOKIE) {
         // A console session: check it here, where it lives, and assert who acts.
         let session = match f.auth.session(&id, ms(now())) {
             Ok(s) => s,

@@ -92,62 +92,6 @@ impl ProbeRunner for Switch {
     }
 }
 
-/// No resources: readiness passes, nothing to act on.
-struct NoFacts;
-
-#[async_trait::async_trait]
-impl ReadinessFacts for NoFacts {
-    async fn dynamodb(
-        &self,
-        _: &pilotlight_core::model::DynamoTable,
-    ) -> Result<DynamoFacts, CapabilityError> {
-        unreachable!()
-    }
-    async fn s3(
-        &self,
-        _: &pilotlight_core::model::S3BucketPair,
-    ) -> Result<S3Facts, CapabilityError> {
-        unreachable!()
-    }
-    async fn kms(&self, _: &pilotlight_core::model::KmsKey) -> Result<KmsFacts, CapabilityError> {
-        unreachable!()
-    }
-    async fn rds(
-        &self,
-        _: &pilotlight_core::model::RdsReplica,
-    ) -> Result<RdsFacts, CapabilityError> {
-        unreachable!()
-    }
-    async fn rds_replica_lag(&self, _: &str, _: &str) -> Result<Option<f64>, CapabilityError> {
-        unreachable!()
-    }
-    async fn aurora(
-        &self,
-        _: &pilotlight_core::model::AuroraGlobalCluster,
-    ) -> Result<AuroraFacts, CapabilityError> {
-        unreachable!()
-    }
-    async fn ecs(
-        &self,
-        _: &pilotlight_core::model::EcsService,
-    ) -> Result<EcsFacts, CapabilityError> {
-        unreachable!()
-    }
-    async fn autoscaling(
-        &self,
-        _: &pilotlight_core::model::AutoScalingGroup,
-    ) -> Result<AsgFacts, CapabilityError> {
-        unreachable!()
-    }
-    async fn route53(
-        &self,
-        _: &pilotlight_core::model::Route53,
-        _: &pilotlight_core::model::DnsRecord,
-    ) -> Result<Route53Facts, CapabilityError> {
-        unreachable!()
-    }
-}
-
 struct NoActuator;
 
 #[async_trait::async_trait]
@@ -483,12 +427,13 @@ async fn observation_reports_are_authenticated() {
     let _ = r.stop.send(true);
 }
 
-/// The primary region does not answer at all (a regional outage): its RDS API fails, the
-/// replica's lag is read in DR alone.
-struct SilentPrimary;
+/// Readiness facts whose primary region does not answer at all (a regional outage): its RDS
+/// API fails, the replica's lag is read in DR alone. Environments without resources never ask:
+/// their readiness passes.
+struct NoFacts;
 
 #[async_trait::async_trait]
-impl ReadinessFacts for SilentPrimary {
+impl ReadinessFacts for NoFacts {
     async fn dynamodb(
         &self,
         _: &pilotlight_core::model::DynamoTable,
@@ -562,7 +507,7 @@ async fn a_silent_primary_region_does_not_hold_the_automatic_failover() {
         "auto",
         "[[rds_replicas]]\nname = \"db\"\nprimary_instance = \"db-primary\"\nreplica_instance = \"db-replica\"\n",
     );
-    let r = rig_with(Arc::new(env), Arc::new(SilentPrimary));
+    let r = rig_with(Arc::new(env), Arc::new(NoFacts));
     r.local.0.store(false, Ordering::SeqCst);
     observers(&r.control, [false, false], 2.5).await;
     let runs = r.journal.runs(None, 10).await.unwrap();

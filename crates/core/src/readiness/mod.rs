@@ -150,6 +150,17 @@ impl Verdict {
     }
 }
 
+/// The verdict of `results`: a definite failure outranks an unknown.
+fn verdict_of(results: &[&CheckResult]) -> Verdict {
+    if results.iter().any(|r| r.status == Status::Fail) {
+        Verdict::NotReady
+    } else if results.iter().any(|r| r.status == Status::Error) {
+        Verdict::Unknown
+    } else {
+        Verdict::Ready
+    }
+}
+
 /// All readiness results for an environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadinessReport {
@@ -168,13 +179,7 @@ pub struct ReadinessReport {
 impl ReadinessReport {
     /// Build a report and its verdict from results. A definite failure outranks an unknown.
     pub fn new(cfg: &EnvironmentConfig, results: Vec<CheckResult>) -> Self {
-        let verdict = if results.iter().any(|r| r.status == Status::Fail) {
-            Verdict::NotReady
-        } else if results.iter().any(|r| r.status == Status::Error) {
-            Verdict::Unknown
-        } else {
-            Verdict::Ready
-        };
+        let verdict = verdict_of(&results.iter().collect::<Vec<_>>());
         ReadinessReport {
             environment: cfg.environment.name.clone(),
             primary: cfg.regions.primary.clone(),
@@ -198,13 +203,7 @@ impl ReadinessReport {
             .results
             .iter()
             .partition(|r| r.primary_silent(&self.primary));
-        let verdict = if rest.iter().any(|r| r.status == Status::Fail) {
-            Verdict::NotReady
-        } else if rest.iter().any(|r| r.status == Status::Error) {
-            Verdict::Unknown
-        } else {
-            Verdict::Ready
-        };
+        let verdict = verdict_of(&rest);
         let names = silent
             .iter()
             .map(|r| format!("{}/{}", r.resource.kind, r.resource.name))
@@ -335,13 +334,7 @@ mod tests {
     }
 
     fn report(results: Vec<CheckResult>) -> ReadinessReport {
-        let verdict = if results.iter().any(|r| r.status == Status::Fail) {
-            Verdict::NotReady
-        } else if results.iter().any(|r| r.status == Status::Error) {
-            Verdict::Unknown
-        } else {
-            Verdict::Ready
-        };
+        let verdict = verdict_of(&results.iter().collect::<Vec<_>>());
         ReadinessReport {
             environment: "e".into(),
             primary: "us-east-1".into(),
