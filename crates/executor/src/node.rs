@@ -6,7 +6,6 @@ use crate::crashpoint;
 use crate::executor::Shared;
 use pilotlight_core::backoff::full_jitter;
 use pilotlight_core::capability::Notification;
-use pilotlight_core::error::CapabilityError;
 use pilotlight_core::journal::{Decision, JournalError};
 use pilotlight_core::plan::{Action, PlanNode};
 use pilotlight_core::readiness::{run_checks, Status, Verdict};
@@ -416,12 +415,6 @@ fn unplanned_failover(sh: &Shared) -> bool {
     sh.run.plan.direction == Direction::Failover && !sh.run.options.planned
 }
 
-/// Whether `e` says only that the primary region's API did not answer as it should (an outage
-/// of the region this failover is leaving).
-fn primary_did_not_answer(sh: &Shared, e: &CapabilityError) -> bool {
-    pilotlight_core::readiness::primary_did_not_answer(e, &sh.env.regions.primary)
-}
-
 async fn readiness_gate(sh: &Shared) -> Result<String, AttemptError> {
     let report = run_checks(&sh.env, sh.caps.facts.as_ref(), sh.env.check.concurrency).await;
     // An unplanned failover is for a primary that may be down: a check that could not be
@@ -540,21 +533,20 @@ async fn read_lag(
         }
     }
     let lag = if let Some(db) = env.rds_replicas.iter().find(|d| d.name == database) {
-        match sh.caps.facts.rds(db).await {
-            Ok(f) => f.lag_seconds.map(Duration::from_secs_f64),
-            // The primary region does not answer (an outage is what an unplanned failover is
-            // for): the replica's lag is a DR metric, read on its own.
-            Err(e) if unplanned_failover(sh) && primary_did_not_answer(sh, &e) => {
-                warn!(run_id = %sh.run.id, database, error = %e, "lag gate: the primary region did not answer; reading the replica's lag in DR alone");
-                sh.caps
-                    .facts
-                    .rds_replica_lag(&env.regions.dr, &db.replica_instance)
-                    .await
-                    .map_err(Failure::from)?
-                    .map(|s| Duration::from_secs_f64(s.max(0.0)))
-            }
-            Err(e) => return Err(Failure::from(e).into()),
+        // In an unplanned failover (an outage is what it is for) a silent primary does not stop
+        // the lag from being read: the replica's lag is a DR metric.
+        let r = pilotlight_core::readiness::rds_lag(
+            sh.caps.facts.as_ref(),
+            env,
+            db,
+            unplanned_failover(sh),
+        )
+        .await
+        .map_err(Failure::from)?;
+        if let Some(e) = &r.primary_silent {
+            warn!(run_id = %sh.run.id, database, error = %e, "lag gate: the primary region did not answer; read the replica's lag in DR alone");
         }
+        r.lag
     } else if let Some(db) = env
         .aurora_global_clusters
         .iter()

@@ -19,7 +19,7 @@ use pilotlight_core::health::{
 use pilotlight_core::journal::{Decision, HealthEvent, Journal, RunOptions};
 use pilotlight_core::model::{EnvironmentConfig, HealthConfig, RunsIn};
 use pilotlight_core::plan::Plan;
-use pilotlight_core::readiness::{primary_did_not_answer, run_checks, Status};
+use pilotlight_core::readiness::{rds_lag, run_checks, Status};
 use pilotlight_executor::{Executor, StartRequest};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -438,22 +438,14 @@ impl Control {
         };
         let mut lags = Vec::new();
         for db in &env.rds_replicas {
-            let lag = match self.deps.facts.rds(db).await {
-                Ok(f) => f.lag_seconds.map(|s| Duration::from_secs_f64(s.max(0.0))),
-                // The replica's lag is a DR metric: read it on its own when the primary is silent.
-                Err(e) if primary_did_not_answer(&e, &env.regions.primary) => {
-                    match self
-                        .deps
-                        .facts
-                        .rds_replica_lag(&env.regions.dr, &db.replica_instance)
-                        .await
-                    {
-                        Ok(l) => l.map(|s| Duration::from_secs_f64(s.max(0.0))),
-                        Err(e) => {
-                            warn!(database = %db.name, error = %e, "cannot read replication lag in DR");
-                            None
-                        }
+            // The trigger's runs are unplanned failovers: a silent primary does not stop the
+            // replica's lag (a DR metric) from being read.
+            let lag = match rds_lag(self.deps.facts.as_ref(), env, db, true).await {
+                Ok(r) => {
+                    if let Some(e) = &r.primary_silent {
+                        warn!(database = %db.name, error = %e, "the primary region did not answer; read the replica's lag in DR alone");
                     }
+                    r.lag
                 }
                 Err(e) => {
                     warn!(database = %db.name, error = %e, "cannot read replication lag");

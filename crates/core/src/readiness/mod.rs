@@ -116,6 +116,44 @@ pub fn primary_did_not_answer(e: &CapabilityError, primary: &str) -> bool {
     e.region == primary && e.class != ErrorClass::Credentials
 }
 
+/// The replication lag of an RDS read replica, and how it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RdsLag {
+    /// The lag; `None` when there is no recent datapoint.
+    pub lag: Option<std::time::Duration>,
+    /// Set when the primary region did not answer and the lag was read from the replica in DR
+    /// alone: the primary's error, for the caller's log.
+    pub primary_silent: Option<CapabilityError>,
+}
+
+/// The lag of `db`'s replica from its facts; when `tolerate_silent_primary` (an unplanned
+/// failover, whose primary may be down) and the primary region did not answer, the lag is a
+/// DR metric read from the replica alone.
+pub async fn rds_lag(
+    source: &dyn ReadinessFacts,
+    cfg: &EnvironmentConfig,
+    db: &crate::model::RdsReplica,
+    tolerate_silent_primary: bool,
+) -> Result<RdsLag, CapabilityError> {
+    let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.0));
+    match source.rds(db).await {
+        Ok(f) => Ok(RdsLag {
+            lag: f.lag_seconds.map(secs),
+            primary_silent: None,
+        }),
+        Err(e) if tolerate_silent_primary && primary_did_not_answer(&e, &cfg.regions.primary) => {
+            let lag = source
+                .rds_replica_lag(&cfg.regions.dr, &db.replica_instance)
+                .await?;
+            Ok(RdsLag {
+                lag: lag.map(secs),
+                primary_silent: Some(e),
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl CheckResult {
     /// Whether this check could not be made only because the `primary` region did not answer.
     pub fn primary_silent(&self, primary: &str) -> bool {
