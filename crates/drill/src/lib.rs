@@ -11,7 +11,8 @@
 //!   self-contained HTML page with an inline SVG timeline;
 //! - [`store`]: the [`store::DrillReports`] trait (save, list, get), kept apart from the run
 //!   `Journal` so that journals that do not keep drills need not implement it;
-//! - [`schedule`]: when the next annual drill is due.
+//! - [`schedule`]: when the next annual drill is due;
+//! - [`isolated`]: the [`isolated::DrillCopies`] trait of an isolated drill and the copies it makes.
 //!
 //! Invariants: nothing here calls AWS or reads a clock (times are passed in); a number in a
 //! report is either measured or absent, with a note saying why (never estimated silently); the
@@ -23,6 +24,7 @@
 
 pub mod build;
 pub mod canary;
+pub mod isolated;
 pub mod model;
 pub mod render;
 pub mod schedule;
