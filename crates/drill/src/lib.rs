@@ -24,6 +24,7 @@
 
 pub mod build;
 pub mod canary;
+pub mod conduct;
 pub mod isolated;
 pub mod model;
 pub mod render;

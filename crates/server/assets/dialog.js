@@ -100,3 +100,71 @@ export function openStartDialog({ runbook, status }) {
     })
     .catch((err) => replace(summary, `Plan unavailable: ${err.message}`));
 }
+
+/**
+ * Open the dialog that starts a drill conducted by the service. Isolated is the default (it
+ * touches nothing that serves); full fails the environment over and back for real and is
+ * refused for production. Same typed confirmation and reason as a failover.
+ */
+export function openDrillDialog({ status, onStarted }) {
+  const env = status.environment ?? "";
+  const production = status.tier === "production";
+  let inflight = false;
+  const mode = h(
+    "select",
+    { id: "drill-mode", name: "mode" },
+    h("option", { value: "isolated", selected: true }, "Isolated: copies in DR, verified and removed (nothing serving touched)"),
+    h("option", { value: "full", disabled: production }, production ? "Full: not for a production environment" : "Full: the real failover and failback"),
+  );
+  const reason = h("textarea", { id: "drill-reason", name: "reason", rows: 2, required: true, placeholder: "e.g. Q4 DR drill, CHG-1234" });
+  const confirm = h("input", { id: "drill-confirm", name: "confirm", autocomplete: "off", spellcheck: "false", required: true });
+  const message = h("div", { id: "drill-error", role: "alert" });
+  const start = h("button", { type: "submit", class: "danger", id: "drill-submit", disabled: true }, "Start the drill");
+  const cancel = h("button", { type: "button", class: "secondary", id: "drill-cancel" }, "Cancel");
+  const update = () => {
+    start.disabled = inflight || confirm.value !== env || !reason.value.trim();
+  };
+  reason.addEventListener("input", update);
+  confirm.addEventListener("input", update);
+  const form = h(
+    "form",
+    { method: "dialog", class: "start-form" },
+    h("h2", null, `Drill ${env}`),
+    h("p", { class: "muted" }, "Canaries are written in the primary to measure data loss. A full drill fails over and back (its runs show in History and wait for approval under the two-person rule); an isolated drill copies the DR database and compute under the drill's name and removes them."),
+    h("label", { for: "drill-mode" }, "Mode"),
+    mode,
+    h("label", { for: "drill-reason" }, "Reason (recorded in the audit log and the report)"),
+    reason,
+    h("label", { for: "drill-confirm" }, "Type the environment's name ", h("code", null, env), " to confirm"),
+    confirm,
+    message,
+    h("div", { class: "actions" }, cancel, start),
+  );
+  const dialog = h("dialog", { id: "drill-dialog", "aria-label": `Drill ${env}` }, form);
+  document.body.append(dialog);
+  cancel.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => dialog.remove());
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (inflight || confirm.value !== env || !reason.value.trim()) return;
+    inflight = true;
+    update();
+    start.textContent = "Starting…";
+    replace(message);
+    try {
+      const res = await api("/runs", {
+        method: "POST",
+        body: { runbook: "drill", mode: mode.value, reason: reason.value.trim(), confirm: confirm.value },
+      });
+      dialog.close();
+      if (onStarted) onStarted(res);
+    } catch (err) {
+      inflight = false;
+      start.textContent = "Start the drill";
+      update();
+      replace(message, h("div", { class: "banner bad" }, `Not started: ${err.message}`));
+    }
+  });
+  dialog.showModal();
+  reason.focus();
+}

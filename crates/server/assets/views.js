@@ -3,7 +3,7 @@
 
 import { api, atLeast, follow, session, signIn } from "./api.js";
 import { badge, errorBox, field, fmtAgo, fmtSeconds, fmtTime, h, replace, s, toneOf } from "./dom.js";
-import { openStartDialog } from "./dialog.js";
+import { openDrillDialog, openStartDialog } from "./dialog.js";
 
 /** How often the overview refreshes, and when what it shows counts as stale. */
 const OVERVIEW_EVERY_MS = 3000;
@@ -582,41 +582,77 @@ function drillLinks(d) {
     .flatMap(([label, href], i) => [i ? " · " : null, h("a", { href, download: "", dataset: { format: label.toLowerCase() } }, label)]);
 }
 
+function currentDrill(d) {
+  if (!d) return null;
+  const tone = d.status === "running" ? "busy" : d.status === "finished" && d.passed ? "good" : "bad";
+  const what =
+    d.status === "running" ? "running" : d.status === "finished" ? (d.passed ? "passed" : "FAILED") : "could not run";
+  return h(
+    "section",
+    { class: "card", id: "current-drill", dataset: { drill: d.id, status: d.status } },
+    h("h2", null, `Drill ${d.id} (${d.mode}) `, badge(what, tone)),
+    h("p", null, `Started ${fmtTime(d.started_at_ms)} by ${d.requested_by}: ${d.reason}`),
+    h("p", { id: "drill-progress", class: "mono" }, d.progress || ""),
+    d.error ? h("div", { class: "banner bad", role: "alert" }, d.error) : null,
+    d.status === "running"
+      ? h("p", { class: "muted" }, "A full drill's failover and failback are runs: follow them (and approve them, under the two-person rule) in ", h("a", { href: "#/history" }, "History"), ".")
+      : null,
+  );
+}
+
 export async function drillsPage(main) {
   replace(main, h("h1", null, "Drills"), h("p", { class: "muted" }, "Loading drill reports…"));
-  const data = await api("/drills");
-  const drills = data.drills || [];
+  let timer = null;
+  let stopped = false;
   const ms = (v) => (v === null || v === undefined ? "not measured" : fmtSeconds(v / 1000));
-  replace(
-    main,
-    h("h1", null, "Drills"),
-    h("p", { class: "muted" }, "Stored DR drill reports, newest first. Run a drill with ", h("code", null, "pilotlight drill"), " on the host; download a report to keep or share it."),
-    drills.length
-      ? h(
-          "table",
-          { class: "table", id: "drills" },
-          h("thead", null, h("tr", null, ["Drill", "Mode", "Started", "Took", "Verdict", "RTO", "Data loss (RPO)", "Report"].map((t) => h("th", null, t)))),
-          h(
-            "tbody",
-            null,
-            drills.map((d) =>
-              h(
-                "tr",
-                { dataset: { drill: d.id, passed: String(d.passed) } },
-                h("td", { "data-label": "Drill" }, d.id),
-                h("td", { "data-label": "Mode" }, d.mode ?? ""),
-                h("td", { "data-label": "Started" }, fmtTime(d.started_at_ms)),
-                h("td", { "data-label": "Took" }, fmtSeconds((d.finished_at_ms - d.started_at_ms) / 1000)),
-                h("td", { "data-label": "Verdict" }, badge(d.passed ? "passed" : "failed", d.passed ? "good" : "bad")),
-                h("td", { "data-label": "RTO" }, ms(d.rto_ms)),
-                h("td", { "data-label": "Data loss (RPO)" }, ms(d.rpo_ms)),
-                h("td", { "data-label": "Report" }, drillLinks(d)),
+  const draw = async () => {
+    const [data, status] = await Promise.all([api("/drills"), api("/status").catch(() => ({}))]);
+    if (stopped) return;
+    const drills = data.drills || [];
+    const running = data.current && data.current.status === "running";
+    const canStart = data.can_start && atLeast("operator") && !running;
+    replace(
+      main,
+      h("h1", null, "Drills"),
+      h("p", { class: "muted" }, "DR drills of this environment, newest first: start one here or with ", h("code", null, "pilotlight drill"), " on the host; download a report to keep or share it."),
+      canStart
+        ? h("p", null, h("button", { type: "button", id: "start-drill", onclick: () => openDrillDialog({ status, onStarted: () => draw() }) }, "Start a drill…"))
+        : null,
+      currentDrill(data.current),
+      drills.length
+        ? h(
+            "table",
+            { class: "table", id: "drills" },
+            h("thead", null, h("tr", null, ["Drill", "Mode", "Started", "Took", "Verdict", "RTO", "Data loss (RPO)", "Report"].map((t) => h("th", null, t)))),
+            h(
+              "tbody",
+              null,
+              drills.map((d) =>
+                h(
+                  "tr",
+                  { dataset: { drill: d.id, passed: String(d.passed) } },
+                  h("td", { "data-label": "Drill" }, d.id),
+                  h("td", { "data-label": "Mode" }, d.mode ?? ""),
+                  h("td", { "data-label": "Started" }, fmtTime(d.started_at_ms)),
+                  h("td", { "data-label": "Took" }, fmtSeconds((d.finished_at_ms - d.started_at_ms) / 1000)),
+                  h("td", { "data-label": "Verdict" }, badge(d.passed ? "passed" : "failed", d.passed ? "good" : "bad")),
+                  h("td", { "data-label": "RTO" }, ms(d.rto_ms)),
+                  h("td", { "data-label": "Data loss (RPO)" }, ms(d.rpo_ms)),
+                  h("td", { "data-label": "Report" }, drillLinks(d)),
+                ),
               ),
             ),
-          ),
-        )
-      : h("p", { class: "muted", id: "no-drills" }, "No drill reports yet. Run one with pilotlight drill (see docs/drills.md)."),
-  );
+          )
+        : h("p", { class: "muted", id: "no-drills" }, "No drill reports yet. Start one above or with pilotlight drill (see docs/drills.md)."),
+    );
+    // While a drill runs, its progress line and the list follow it.
+    if (running && !stopped) timer = setTimeout(() => draw().catch((e) => replace(main, errorBox(e.message))), 1000);
+  };
+  await draw();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod control;
+pub mod drills;
 pub mod forward;
 pub mod leader;
 pub mod observer;

@@ -23,10 +23,13 @@ use pilotlight_core::access::{two_person_refusal, Permission, Principal};
 use pilotlight_core::audit::{AuditLog, AuditRecord, Outcome};
 use pilotlight_core::capability::{Actuator, ReadinessFacts};
 use pilotlight_core::journal::{JournalError, RunOptions, RunRecord};
+use pilotlight_core::model::Tier;
 use pilotlight_core::plan::Plan;
 use pilotlight_core::run::{Event, NodeStatus, RunState};
 use pilotlight_core::runbook::Direction;
+use pilotlight_drill::conduct::{self, DrillError};
 use pilotlight_drill::store::{DrillReports, DrillStoreError};
+use pilotlight_drill::Mode;
 use pilotlight_executor::{ExecError, StartRequest};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -69,6 +72,8 @@ pub struct Api {
     status: crate::status::StatusFeed,
     /// Stored drill reports (`None`: this service was not given them; the drill routes say so).
     drills: Option<Arc<dyn DrillReports>>,
+    /// Drills this service conducts (`POST /api/v1/runs` with `"runbook": "drill"`).
+    drill_runs: crate::drills::Drills,
 }
 
 impl Api {
@@ -81,6 +86,7 @@ impl Api {
             refreshing: Arc::default(),
             status: crate::status::StatusFeed::default(),
             drills: None,
+            drill_runs: crate::drills::Drills::default(),
         }
     }
 
@@ -88,6 +94,14 @@ impl Api {
     /// stores them in) at `/api/v1/drills`.
     pub fn with_drills(mut self, drills: Arc<dyn DrillReports>) -> Api {
         self.drills = Some(drills);
+        self
+    }
+
+    /// The same API able to conduct drills itself (`POST /api/v1/runs` with
+    /// `"runbook": "drill"`), with `runner`'s adapters; reports go to the drill store
+    /// ([`Api::with_drills`]).
+    pub fn with_drill_runner(mut self, runner: crate::drills::DrillRunner) -> Api {
+        self.drill_runs.runner = Some(Arc::new(runner));
         self
     }
 
@@ -740,6 +754,7 @@ impl Api {
             && verdict == Some(pilotlight_core::readiness::Verdict::Ready);
         let body = serde_json::json!({
             "environment": env.environment.name,
+            "tier": conduct::tier_name(env.environment.tier),
             "primary_region": env.regions.primary,
             "dr_region": env.regions.dr,
             "serving": serving.serving,
@@ -1029,6 +1044,89 @@ struct StartBody {
     allow_data_loss: Option<String>,
     #[serde(default)]
     override_readiness: Option<String>,
+    /// For `"runbook": "drill"`: `full` or `isolated`.
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+/// A run started by [`Api::launch`].
+struct Launched {
+    run: RunRecord,
+    created: bool,
+    approval_step: Option<String>,
+}
+
+impl Api {
+    /// Start one run of `runbook` for `by` (gated by the two-person rule when it is on) and let
+    /// the control service drive it; with `check_failback`, a failback the environment refuses
+    /// is not started.
+    async fn launch(
+        &self,
+        by: &str,
+        runbook: &str,
+        reason: &str,
+        key: &str,
+        options: RunOptions,
+        check_failback: bool,
+    ) -> Result<Launched, (StatusCode, String)> {
+        let env_name = self.env_name().to_string();
+        let Some(plan) = self.deps.plans.get(runbook).cloned() else {
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!("the {runbook} runbook is not loaded by this service (runbooks directory)"),
+            ));
+        };
+        if check_failback && plan.direction == Direction::Failback {
+            if let Some(why) =
+                views::failback_refusal(self.control.env(), self.deps.facts.as_ref()).await
+            {
+                return Err((
+                    StatusCode::CONFLICT,
+                    format!("refusing to fail back: {why}"),
+                ));
+            }
+        }
+        let approval_step = format!("approve-{runbook}");
+        let plan = if self.deps.auth.two_person_rule() {
+            plan.gated_by_approval(
+                &approval_step,
+                &format!(
+                    "{by} requested a {runbook} of {env_name}: {reason}. A second person with the approver role approves."
+                ),
+            )
+        } else {
+            plan
+        };
+        let Some(executor) = self.control.executor() else {
+            return Err((StatusCode::SERVICE_UNAVAILABLE, STANDING_BY.into()));
+        };
+        let started = executor
+            .start(StartRequest {
+                plan,
+                requested_by: by.to_string(),
+                reason: reason.to_string(),
+                idempotency_key: key.to_string(),
+                options,
+            })
+            .await
+            .map_err(|e| match e {
+                ExecError::Journal(e @ JournalError::ActiveRunExists { .. }) => {
+                    (StatusCode::CONFLICT, e.to_string())
+                }
+                e => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            })?;
+        let run = started.run;
+        if !run.status.is_final() {
+            self.control.drive(run.id.clone());
+        }
+        self.status_changed().await;
+        let gated = run.plan.node(&approval_step).is_some();
+        Ok(Launched {
+            run,
+            created: started.created,
+            approval_step: gated.then_some(approval_step),
+        })
+    }
 }
 
 async fn start_run(
@@ -1062,12 +1160,12 @@ async fn start_run(
     let env_name = api.env_name().to_string();
     let target = b.runbook.clone();
     let bad = |msg: String| (StatusCode::BAD_REQUEST, msg);
-    let problem = if !matches!(b.runbook.as_str(), "failover" | "failback") {
+    let problem = if !matches!(b.runbook.as_str(), "failover" | "failback" | "drill") {
         Some(bad(format!(
-            "runbook must be `failover` or `failback`, not `{}`",
+            "runbook must be `failover`, `failback` or `drill`, not `{}`",
             b.runbook
         )))
-    } else if !api.deps.plans.contains_key(&b.runbook) {
+    } else if b.runbook != "drill" && !api.deps.plans.contains_key(&b.runbook) {
         Some((
             StatusCode::NOT_FOUND,
             format!(
@@ -1087,8 +1185,21 @@ async fn start_run(
     if let Some((status, msg)) = problem {
         return api.deny(Some(&p), action, &target, status, msg).await;
     }
-    let plan = api.deps.plans[&b.runbook].clone();
-    if plan.direction == Direction::Failback {
+    if b.runbook == "drill" {
+        return start_drill(api, p, b).await;
+    }
+    if b.mode.is_some() {
+        return api
+            .deny(
+                Some(&p),
+                action,
+                &target,
+                StatusCode::BAD_REQUEST,
+                "`mode` is for `\"runbook\": \"drill\"` only".into(),
+            )
+            .await;
+    }
+    if b.runbook == "failback" {
         if let Some(why) = views::failback_refusal(api.control.env(), api.deps.facts.as_ref()).await
         {
             return api
@@ -1103,18 +1214,6 @@ async fn start_run(
         }
     }
     let two_person = api.deps.auth.two_person_rule();
-    let approval_step = format!("approve-{}", b.runbook);
-    let plan = if two_person {
-        plan.gated_by_approval(
-            &approval_step,
-            &format!(
-                "{} requested a {} of {env_name}: {}. A second person with the approver role approves.",
-                p.name, b.runbook, b.reason
-            ),
-        )
-    } else {
-        plan
-    };
     let key = b
         .idempotency_key
         .clone()
@@ -1128,45 +1227,211 @@ async fn start_run(
     if let Err(r) = api.allow(&p, action, &target, detail).await {
         return r;
     }
-    let Some(executor) = api.control.executor() else {
-        return standing_by();
-    };
-    let started = executor
-        .start(StartRequest {
-            plan,
-            requested_by: p.name.clone(),
-            reason: b.reason.clone(),
-            idempotency_key: format!("api-{key}"),
-            options: RunOptions {
+    let launched = api
+        .launch(
+            &p.name,
+            &b.runbook,
+            &b.reason,
+            &format!("api-{key}"),
+            RunOptions {
                 planned: b.planned,
                 allow_data_loss: b.allow_data_loss.clone(),
                 override_readiness: b.override_readiness.clone(),
             },
-        })
+            false,
+        )
         .await;
-    let started = match started {
-        Ok(s) => s,
-        Err(ExecError::Journal(e @ JournalError::ActiveRunExists { .. })) => {
-            return error(StatusCode::CONFLICT, e.to_string())
-        }
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    let l = match launched {
+        Ok(l) => l,
+        Err((status, msg)) => return error(status, msg),
     };
-    let run = started.run;
-    if !run.status.is_final() {
-        api.control.drive(run.id.clone());
-    }
-    api.status_changed().await;
-    let gated = run.plan.node(&approval_step).is_some();
-    let status = if gated && !run.status.is_final() {
+    let status = if l.approval_step.is_some() && !l.run.status.is_final() {
         "awaiting_approval"
     } else {
-        run.status.label()
+        l.run.status.label()
     };
     (
         StatusCode::ACCEPTED,
         Json(serde_json::json!({
-            "run_id": run.id, "status": status, "created": started.created,
-            "approval_step": gated.then_some(approval_step),
+            "run_id": l.run.id, "status": status, "created": l.created,
+            "approval_step": l.approval_step,
+        })),
+    )
+        .into_response()
+}
+
+/// `POST /api/v1/runs` with `"runbook": "drill"`: start a drill conducted by this service. The
+/// drill's state is at `GET /api/v1/drills` (`current`), its report there when it ends.
+async fn start_drill(api: Api, p: Principal, b: StartBody) -> Response {
+    let (action, target) = ("run.start", "drill");
+    let env = api.control.env().clone();
+    let deny = |status: StatusCode, msg: String| {
+        let api = api.clone();
+        let p = p.clone();
+        async move { api.deny(Some(&p), action, target, status, msg).await }
+    };
+    let mode = match b.mode.as_deref() {
+        Some("full") => Mode::Full,
+        Some("isolated") => Mode::Isolated,
+        other => {
+            return deny(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "a drill needs \"mode\": \"full\" (the real failover and failback, not for production) or \"isolated\" (copies in DR, nothing serving touched), not {other:?}"
+                ),
+            )
+            .await
+        }
+    };
+    let Some(store) = api.drills.clone() else {
+        return deny(StatusCode::SERVICE_UNAVAILABLE, "this control service keeps no drill store (in HA mode drills are not stored yet), so it cannot run a drill: run `pilotlight drill` on a host".into()).await;
+    };
+    let Some(runner) = api.drill_runs.runner.clone() else {
+        return deny(StatusCode::SERVICE_UNAVAILABLE, "this control service was started without the drill's adapters: run `pilotlight drill` on a host".into()).await;
+    };
+    if mode == Mode::Full {
+        if env.environment.tier == Tier::Production {
+            return deny(
+                StatusCode::CONFLICT,
+                DrillError::Production(env.environment.name.clone()).to_string(),
+            )
+            .await;
+        }
+        for runbook in ["failover", "failback"] {
+            if !api.deps.plans.contains_key(runbook) {
+                return deny(StatusCode::NOT_FOUND, format!("a full drill needs the {runbook} runbook, which this service has not loaded (runbooks directory)")).await;
+            }
+        }
+    }
+    if let Some(d) = api.drill_runs.running() {
+        return deny(
+            StatusCode::CONFLICT,
+            format!(
+                "drill {} ({}) is running: wait for its report (GET /api/v1/drills)",
+                d.id, d.mode
+            ),
+        )
+        .await;
+    }
+    match api
+        .control
+        .journal()
+        .active_run(&env.environment.name)
+        .await
+    {
+        Ok(Some(r)) => {
+            return deny(
+                StatusCode::CONFLICT,
+                format!(
+                    "run {} ({}) is active: finish, resume or abort it before a drill",
+                    r.id, r.runbook
+                ),
+            )
+            .await
+        }
+        Ok(None) => {}
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+    if api.control.executor().is_none() {
+        return standing_by();
+    }
+    let started = ms(now());
+    let id = conduct::drill_id(&pilotlight_executor::new_run_id(started));
+    let detail = serde_json::json!({ "reason": b.reason, "mode": mode.name(), "drill_id": id });
+    if let Err(r) = api.allow(&p, action, target, detail).await {
+        return r;
+    }
+    let trend = match conduct::trend(store.as_ref(), &env.environment.name).await {
+        Ok(t) => t,
+        Err(e) => return drill_error(e),
+    };
+    let state = crate::drills::DrillState {
+        id: id.clone(),
+        mode: mode.name().into(),
+        requested_by: p.name.clone(),
+        reason: b.reason.clone(),
+        started_at_ms: started,
+        status: "running".into(),
+        progress: "starting".into(),
+        error: None,
+        passed: None,
+    };
+    *api.drill_runs
+        .current
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some(state);
+    let drills = api.drill_runs.clone();
+    let progress_drills = drills.clone();
+    let setup = conduct::DrillSetup {
+        env,
+        id: id.clone(),
+        by: p.name.clone(),
+        canaries: runner.canaries.clone(),
+        canary_plan: runner.canary_plan,
+        trend,
+        clock: Arc::new(|| ms(now())),
+        progress: Arc::new(move |line: &str| {
+            tracing::info!(target: "pilotlight::drill", "{line}");
+            progress_drills.update(|d| d.progress = line.to_string());
+        }),
+    };
+    let me = api.clone();
+    let by = p.name.clone();
+    let start: crate::drills::StartRun = Arc::new(move |runbook, key, reason| {
+        let me = me.clone();
+        let by = by.clone();
+        Box::pin(async move {
+            me.launch(&by, &runbook, &reason, &key, RunOptions::default(), true)
+                .await
+                .map(|l| l.run.id)
+                .map_err(|(_, msg)| msg)
+        })
+    });
+    let runs = crate::drills::ServiceRuns {
+        start,
+        journal: api.control.journal().clone(),
+        poll: Duration::from_millis(250),
+    };
+    let me = api.clone();
+    tokio::spawn(async move {
+        let report = match mode {
+            Mode::Isolated => {
+                let (_keep, cancel) = tokio::sync::watch::channel(false);
+                Ok(
+                    conduct::isolated(&setup, runner.copies.as_ref(), runner.isolated, cancel)
+                        .await,
+                )
+            }
+            _ => conduct::full(&setup, &runs).await,
+        };
+        match report {
+            Ok(r) => {
+                let passed = r.verdict.passed;
+                let saved = store.save_drill(&r).await;
+                if let Err(e) = &saved {
+                    error!(drill_id = %r.id, error = %e, "cannot store the drill report");
+                }
+                drills.update(|d| {
+                    d.status = "finished".into();
+                    d.passed = Some(passed);
+                    d.progress = format!("finished: {}", if passed { "passed" } else { "FAILED" });
+                    d.error = saved
+                        .err()
+                        .map(|e| format!("the report could not be stored: {e}"));
+                });
+            }
+            Err(e) => drills.update(|d| {
+                d.status = "not_run".into();
+                d.error = Some(e.to_string());
+            }),
+        }
+        me.status_changed().await;
+    });
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({
+            "drill_id": id, "mode": mode.name(), "status": "running",
+            "links": drill_links(&id),
         })),
     )
         .into_response()
@@ -1415,6 +1680,8 @@ async fn list_drills(
         .await
     {
         Ok(drills) => Json(serde_json::json!({
+            "current": api.drill_runs.current(),
+            "can_start": api.drill_runs.runner.is_some(),
             "drills": drills
                 .iter()
                 .map(|d| {
@@ -1556,11 +1823,10 @@ async fn audit(
 }
 
 /// The answer of an instance that stands by to an action (several instances on the HA store).
+const STANDING_BY: &str = "this instance stands by: another instance leads and acts; send the request to the leader (GET /api/v1/leader on each instance says which one leads)";
+
 fn standing_by() -> Response {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "this instance stands by: another instance leads and acts; send the request to the leader (GET /api/v1/leader on each instance says which one leads)",
-    )
+    error(StatusCode::SERVICE_UNAVAILABLE, STANDING_BY)
 }
 
 #[cfg(test)]

@@ -14,9 +14,12 @@ use pilotlight_core::readiness::facts::*;
 use pilotlight_core::run::Event;
 use pilotlight_core::runbook::Runbook;
 use pilotlight_core::{CapabilityError, ErrorClass};
+use pilotlight_drill::conduct::IsolatedTimings;
+use pilotlight_drill::isolated::{Copy, CopyKind, DrillCopies};
 use pilotlight_executor::{Capabilities, Executor, ExecutorSettings, SystemClock};
 use pilotlight_server::access::Authenticator;
 use pilotlight_server::auth::token_sha256;
+use pilotlight_server::drills::DrillRunner;
 use pilotlight_server::v1::{app, Api, ApiDeps};
 use pilotlight_server::{Control, ControlDeps, ControlSettings, ProbeResult, ProbeRunner};
 use pilotlight_store::SqliteJournal;
@@ -33,6 +36,11 @@ fn token(role: &str) -> String {
 }
 
 fn env() -> EnvironmentConfig {
+    env_with("")
+}
+
+/// The test environment with `extra` TOML appended.
+fn env_with(extra: &str) -> EnvironmentConfig {
     let mut text = String::from(
         r#"
 [environment]
@@ -53,6 +61,7 @@ rpo = "1m"
             token_sha256(&token(role))
         ));
     }
+    text.push_str(extra);
     toml::from_str(&text).unwrap()
 }
 
@@ -194,7 +203,12 @@ fn rig() -> Rig {
 
 /// The rig, with or without the drill store.
 fn rig_with(drills: bool) -> Rig {
-    let env = Arc::new(env());
+    rig_env(env(), drills)
+}
+
+/// The rig over `env`.
+fn rig_env(env: EnvironmentConfig, drills: bool) -> Rig {
+    let env = Arc::new(env);
     let dir = tempfile::tempdir().unwrap();
     let journal = Arc::new(SqliteJournal::open(&dir.path().join("j.db")).unwrap());
     let caps = Capabilities {
@@ -628,7 +642,9 @@ async fn drill_reports_are_listed_and_downloaded_as_json_markdown_and_html() {
     let r = rig();
     let (s, v) = call(&r.app, get("/api/v1/drills", Some("viewer"))).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(v, json!({"drills": []}));
+    assert_eq!(v["drills"], json!([]));
+    assert!(v["current"].is_null(), "{v}");
+    assert_eq!(v["can_start"], false, "no drill runner: {v}");
 
     let old = drill_report("drill-old", "svc", 1_000);
     let new = drill_report("drill-new", "svc", 2_000);
@@ -725,4 +741,217 @@ async fn without_its_drill_store_the_service_says_where_drills_are_listed() {
         let (s, _) = call(&r.app, get(path, None)).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{path}: credential first");
     }
+}
+
+/// Copies in memory; `verify` answers "not yet" until `ready` is set.
+#[derive(Default)]
+struct MemCopies {
+    existing: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    ready: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl DrillCopies for MemCopies {
+    async fn create(&self, c: &Copy) -> Result<(), CapabilityError> {
+        self.existing.lock().unwrap().insert(c.name.clone());
+        Ok(())
+    }
+    async fn verify(&self, c: &Copy) -> Result<Option<String>, CapabilityError> {
+        Ok(self
+            .ready
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(|| format!("running {}/{}", c.size, c.size)))
+    }
+    async fn remove(&self, c: &Copy) -> Result<(), CapabilityError> {
+        self.existing.lock().unwrap().remove(&c.name);
+        Ok(())
+    }
+    async fn list_marked(
+        &self,
+        _: &str,
+        marker: &str,
+        _: &[String],
+    ) -> Result<Vec<(CopyKind, String)>, CapabilityError> {
+        Ok(self
+            .existing
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| n.contains(marker))
+            .map(|n| (CopyKind::EcsService, n.clone()))
+            .collect())
+    }
+}
+
+const ONE_SERVICE: &str = r#"
+[[ecs_services]]
+name = "api"
+cluster = "apps"
+service = "api"
+pilot_light_count = 1
+active_count = 3
+"#;
+
+async fn drills(r: &Rig) -> Value {
+    let (s, v) = call(&r.app, get("/api/v1/drills", Some("viewer"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_starts_an_isolated_drill_from_the_api_and_its_report_is_stored() {
+    let mut r = rig_env(env_with(ONE_SERVICE), true);
+    let copies = Arc::new(MemCopies::default());
+    let api = r.api.clone().with_drill_runner(DrillRunner {
+        canaries: Vec::new(),
+        copies: copies.clone(),
+        canary_plan: pilotlight_drill::canary::CanaryPlan::default(),
+        isolated: IsolatedTimings {
+            ready_timeout: Duration::from_secs(30),
+            cleanup_timeout: Duration::from_secs(5),
+            poll: Duration::from_millis(20),
+        },
+    });
+    r.app = app(api);
+    assert_eq!(drills(&r).await["can_start"], true);
+    let body = |mode: &str| json!({"runbook": "drill", "mode": mode, "reason": "quarterly drill", "confirm": "svc"});
+
+    // Refusals: a viewer; no mode; a full drill without the failback runbook; a wrong name.
+    let (s, _) = call(
+        &r.app,
+        post("/api/v1/runs", Some("viewer"), body("isolated")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = call(
+        &r.app,
+        post(
+            "/api/v1/runs",
+            Some("operator"),
+            json!({"runbook": "drill", "reason": "x", "confirm": "svc"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("\"isolated\""), "{v}");
+    let (s, v) = call(&r.app, post("/api/v1/runs", Some("operator"), body("full"))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("failback runbook"),
+        "{v}"
+    );
+    let (s, _) = call(
+        &r.app,
+        post(
+            "/api/v1/runs",
+            Some("operator"),
+            json!({"runbook": "drill", "mode": "isolated", "reason": "x", "confirm": "prod"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        copies.existing.lock().unwrap().is_empty(),
+        "a refusal changes nothing"
+    );
+
+    // Started: the copy is made and waits to verify; a second drill is refused meanwhile.
+    let (s, v) = call(
+        &r.app,
+        post("/api/v1/runs", Some("operator"), body("isolated")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let id = v["drill_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("drill-"), "{v}");
+    let t = Instant::now();
+    loop {
+        let v = drills(&r).await;
+        assert_eq!(v["current"]["id"], id.as_str(), "{v}");
+        assert_eq!(v["current"]["status"], "running", "{v}");
+        if v["current"]["progress"]
+            .as_str()
+            .unwrap()
+            .contains("creating ecs_service")
+        {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "no progress: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(copies.existing.lock().unwrap().len(), 1);
+    let (s, v) = call(
+        &r.app,
+        post("/api/v1/runs", Some("operator"), body("isolated")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(v["error"].as_str().unwrap().contains(&id), "{v}");
+
+    // The copy verifies; the drill removes it, ends and stores its report.
+    copies
+        .ready
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let t = Instant::now();
+    let v = loop {
+        let v = drills(&r).await;
+        if v["current"]["status"] != "running" {
+            break v;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "never finished: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(v["current"]["status"], "finished", "{v}");
+    assert_eq!(v["current"]["passed"], true, "{v}");
+    assert_eq!(v["drills"][0]["id"], id.as_str(), "{v}");
+    assert_eq!(v["drills"][0]["mode"], "isolated");
+    assert!(copies.existing.lock().unwrap().is_empty());
+    let (s, report) = call(
+        &r.app,
+        get(&format!("/api/v1/drills/{id}?format=json"), Some("viewer")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(report["requested_by"], "operator-person");
+    let res = &report["resources"][0];
+    assert_eq!(res["kind"], "ecs_service");
+    assert_eq!(res["name"], format!("api-{id}"));
+    assert!(res["removed_at_ms"].is_u64(), "{report}");
+    assert_eq!(res["verified"], "running 3/3");
+
+    // Audited: the refusals and the start, with the drill's id.
+    let entries = audited(&r, "run.start").await;
+    assert!(entries.iter().any(|(_, o)| o == "denied"), "{entries:?}");
+    use pilotlight_core::audit::AuditLog;
+    let all = r.journal.audit_entries(0, usize::MAX).await.unwrap();
+    assert!(all
+        .iter()
+        .any(|e| e.action == "run.start" && e.target == "drill" && e.detail.contains(&id)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_drill_of_a_production_environment_is_refused() {
+    let mut text = ONE_SERVICE.to_string();
+    text.push('\n');
+    let mut e = env_with(&text);
+    e.environment.tier = pilotlight_core::model::Tier::Production;
+    let mut r = rig_env(e, true);
+    r.app = app(r.api.clone().with_drill_runner(DrillRunner {
+        canaries: Vec::new(),
+        copies: Arc::new(MemCopies::default()),
+        canary_plan: Default::default(),
+        isolated: IsolatedTimings::default(),
+    }));
+    let (s, v) = call(
+        &r.app,
+        post(
+            "/api/v1/runs",
+            Some("operator"),
+            json!({"runbook": "drill", "mode": "full", "reason": "x", "confirm": "svc"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("production"), "{v}");
+    assert!(drills(&r).await["current"].is_null());
 }
