@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod canary;
 pub mod client;
+pub mod copies;
 pub mod error;
 pub mod health;
 pub mod notify;
@@ -19,6 +20,7 @@ mod route53;
 
 pub use actions::AwsActuator;
 pub use client::ClientFactory;
+pub use copies::AwsCopies;
 pub use error::classify;
 pub use readiness::AwsReadiness;
 pub use retry::{Caller, RetryPolicy};

@@ -16,9 +16,9 @@
 //!
 //! A *capability* is what needs the permission: `pilotlight check` (which the `readiness_gate`
 //! step uses too), one runbook step kind, or a part of the control service (`probe`: health
-//! probes; `notify`: SNS notifications; `ha_store`: the DynamoDB journal and lease). The IAM
-//! action of an operation comes from [`crate::error::iam_action`], the same function that names
-//! it in "access denied" hints.
+//! probes; `notify`: SNS notifications; `ha_store`: the DynamoDB journal and lease; `drill` and
+//! `isolated_drill`: DR drills). The IAM action of an operation comes from
+//! [`crate::error::iam_action`], the same function that names it in "access denied" hints.
 
 use crate::error::iam_action;
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,6 +67,24 @@ pub enum Resource {
     HaStoreTable,
     /// The canary objects DR drills write (`pilotlight-drill/*` keys in any bucket).
     DrillCanaryObject,
+    /// The DB snapshots an isolated drill takes of the DR replicas (`*-drill-*`).
+    DrillDbSnapshot,
+    /// The DB instances an isolated drill restores from them (`*-drill-*`).
+    DrillDbInstance,
+    /// The ECS services an isolated drill creates beside the DR services (`*-drill-*`).
+    DrillEcsService,
+    /// The Auto Scaling groups an isolated drill creates beside the DR groups (`*-drill-*`).
+    DrillAutoScalingGroup,
+    /// The DB subnet groups a restored drill instance is placed in (the replica's; used, not
+    /// changed).
+    RdsSubnetGroup,
+    /// What EC2 authorizes when an Auto Scaling group is created with a launch template: the
+    /// instances, volumes, network interfaces, subnets, security groups, image and template of a
+    /// launch.
+    Ec2LaunchResources,
+    /// The roles of the instance profiles named in launch templates and configurations, passed to
+    /// EC2 (the template restricts the grant to `iam:PassedToService` = `ec2.amazonaws.com`).
+    InstanceProfileRole,
 }
 
 impl Resource {
@@ -92,6 +110,13 @@ impl Resource {
         Resource::NotificationTopic,
         Resource::HaStoreTable,
         Resource::DrillCanaryObject,
+        Resource::DrillDbSnapshot,
+        Resource::DrillDbInstance,
+        Resource::DrillEcsService,
+        Resource::DrillAutoScalingGroup,
+        Resource::RdsSubnetGroup,
+        Resource::Ec2LaunchResources,
+        Resource::InstanceProfileRole,
     ];
 
     /// How the IAM template names the resource: the template parameter that holds the ARNs
@@ -120,6 +145,19 @@ impl Resource {
             Resource::NotificationTopic => "NotificationTopicArns",
             Resource::HaStoreTable => "HaStoreTableArns",
             Resource::DrillCanaryObject => "arn:${AWS::Partition}:s3:::*/pilotlight-drill/*",
+            Resource::DrillDbSnapshot => {
+                "arn:${AWS::Partition}:rds:*:${AWS::AccountId}:snapshot:*-drill-*"
+            }
+            Resource::DrillDbInstance => "arn:${AWS::Partition}:rds:*:${AWS::AccountId}:db:*-drill-*",
+            Resource::DrillEcsService => {
+                "arn:${AWS::Partition}:ecs:*:${AWS::AccountId}:service/*/*-drill-*"
+            }
+            Resource::DrillAutoScalingGroup => {
+                "arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*-drill-*"
+            }
+            Resource::RdsSubnetGroup => "arn:${AWS::Partition}:rds:*:${AWS::AccountId}:subgrp:*",
+            Resource::Ec2LaunchResources => "arn:${AWS::Partition}:ec2:*:*:*",
+            Resource::InstanceProfileRole => "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*",
         }
     }
 
@@ -155,6 +193,27 @@ impl Resource {
             }
             Resource::DrillCanaryObject => {
                 "`arn:aws:s3:::*/pilotlight-drill/*` (fixed: the keys drill canaries use)"
+            }
+            Resource::DrillDbSnapshot => {
+                "`arn:aws:rds:*:ACCOUNT:snapshot:*-drill-*` (fixed: the names isolated drills give)"
+            }
+            Resource::DrillDbInstance => {
+                "`arn:aws:rds:*:ACCOUNT:db:*-drill-*` (fixed: the names isolated drills give)"
+            }
+            Resource::DrillEcsService => {
+                "`arn:aws:ecs:*:ACCOUNT:service/*/*-drill-*` (fixed: the names isolated drills give)"
+            }
+            Resource::DrillAutoScalingGroup => {
+                "`arn:aws:autoscaling:*:ACCOUNT:autoScalingGroup:*:autoScalingGroupName/*-drill-*` (fixed: the names isolated drills give)"
+            }
+            Resource::RdsSubnetGroup => {
+                "`arn:aws:rds:*:ACCOUNT:subgrp:*` (fixed: the replica's subnet group, used by a restore)"
+            }
+            Resource::Ec2LaunchResources => {
+                "`arn:aws:ec2:*:*:*` (fixed: what a launch from a launch template uses; `ec2:CreateTags` only for `ec2:CreateAction` = `RunInstances`)"
+            }
+            Resource::InstanceProfileRole => {
+                "`arn:aws:iam::ACCOUNT:role/*` (fixed; only for `iam:PassedToService` = `ec2.amazonaws.com`)"
             }
         }
     }
@@ -252,6 +311,11 @@ pub const CAPABILITIES: &[Capability] = &[
     Capability {
         name: "drill",
         summary: "`pilotlight drill`: RPO canaries (a DynamoDB item written in the primary and read in DR; an S3 object under `pilotlight-drill/` written to the primary bucket and read from the DR bucket)",
+        step_kinds: &[],
+    },
+    Capability {
+        name: "isolated_drill",
+        summary: "`pilotlight drill --mode isolated` (`pilotlight_aws::copies`): copies in DR named `*-drill-*` (a snapshot of each RDS replica and an instance restored from it; each ECS service and Auto Scaling group, without load balancers or target groups), verified, removed, and looked for in the region's lists",
         step_kinds: &[],
     },
 ];
@@ -392,6 +456,22 @@ pub const PERMISSIONS: &[Permission] = &[
     p("drill", "s3", "GetObject", &[R::DrillCanaryObject]),
     // s3:ListBucket: a missing canary answers 404 (not 403), and the DR bucket must exist.
     p("drill", "s3", "HeadBucket", &[R::S3Bucket]),
+    // ---- isolated_drill (copies.rs) ---------------------------------------------------------------
+    // The leftover check lists every instance, manual snapshot, service and group of the region.
+    p("isolated_drill", "rds", "DescribeDBInstances", &[R::Any]),
+    p("isolated_drill", "rds", "DescribeDBSnapshots", &[R::Any]),
+    p("isolated_drill", "rds", "CreateDBSnapshot", &[R::RdsReplica, R::DrillDbSnapshot]),
+    p("isolated_drill", "rds", "DeleteDBSnapshot", &[R::DrillDbSnapshot]),
+    p("isolated_drill", "rds", "RestoreDBInstanceFromDBSnapshot", &[R::DrillDbInstance, R::DrillDbSnapshot, R::RdsSubnetGroup]),
+    p("isolated_drill", "rds", "DeleteDBInstance", &[R::DrillDbInstance]),
+    p("isolated_drill", "ecs", "ListServices", &[R::Any]),
+    p("isolated_drill", "ecs", "DescribeServices", &[R::EcsService, R::DrillEcsService]),
+    p("isolated_drill", "ecs", "CreateService", &[R::DrillEcsService]),
+    p("isolated_drill", "ecs", "UpdateService", &[R::DrillEcsService]),
+    p("isolated_drill", "ecs", "DeleteService", &[R::DrillEcsService]),
+    p("isolated_drill", "autoscaling", "DescribeAutoScalingGroups", &[R::Any]),
+    p("isolated_drill", "autoscaling", "CreateAutoScalingGroup", &[R::DrillAutoScalingGroup]),
+    p("isolated_drill", "autoscaling", "DeleteAutoScalingGroup", &[R::DrillAutoScalingGroup]),
 ];
 
 /// Calls that have no IAM action of their own: AWS authorizes each part of the request instead
@@ -413,10 +493,14 @@ pub struct Dependent {
     pub resources: &'static [Resource],
     /// Why AWS asks for it.
     pub why: &'static str,
+    /// The capabilities whose calls send the arguments that need it; empty: every capability
+    /// that makes the call (an isolated drill deletes its copies without the final snapshot a
+    /// retired database keeps).
+    pub capabilities: &'static [&'static str],
 }
 
-/// Every dependent action of the calls in [`PERMISSIONS`]; granted to every capability that
-/// makes the call.
+/// Every dependent action of the calls in [`PERMISSIONS`]; granted to the capabilities that make
+/// the call with the arguments that need it ([`Dependent::capabilities`]).
 pub const DEPENDENT: &[Dependent] = &[
     Dependent {
         service: "rds",
@@ -424,6 +508,7 @@ pub const DEPENDENT: &[Dependent] = &[
         action: "rds:CreateDBSnapshot",
         resources: &[R::RdsInstance, R::RdsFinalSnapshot],
         why: "the final snapshot (`FinalDBSnapshotIdentifier`)",
+        capabilities: &["retire_database"],
     },
     Dependent {
         service: "rds",
@@ -431,6 +516,7 @@ pub const DEPENDENT: &[Dependent] = &[
         action: "rds:AddTagsToResource",
         resources: &[R::RdsFinalSnapshot],
         why: "copying the instance's tags to the final snapshot (when `CopyTagsToSnapshot` is on)",
+        capabilities: &["retire_database"],
     },
     Dependent {
         service: "dynamodb",
@@ -438,6 +524,7 @@ pub const DEPENDENT: &[Dependent] = &[
         action: "dynamodb:PutItem",
         resources: &[R::HaStoreTable],
         why: "the `Put`s of a journal transaction (events, run headers, indexes)",
+        capabilities: &[],
     },
     Dependent {
         service: "dynamodb",
@@ -445,6 +532,7 @@ pub const DEPENDENT: &[Dependent] = &[
         action: "dynamodb:UpdateItem",
         resources: &[R::HaStoreTable],
         why: "the `Update`s of a journal transaction (run header, counter, active-run pointer)",
+        capabilities: &[],
     },
     Dependent {
         service: "dynamodb",
@@ -452,6 +540,47 @@ pub const DEPENDENT: &[Dependent] = &[
         action: "dynamodb:ConditionCheckItem",
         resources: &[R::HaStoreTable],
         why: "the fencing check of a journal transaction (the writer's lease epoch)",
+        capabilities: &[],
+    },
+    Dependent {
+        service: "rds",
+        operation: "CreateDBSnapshot",
+        action: "rds:AddTagsToResource",
+        resources: &[R::DrillDbSnapshot],
+        why: "copying the replica's tags to the drill's snapshot (when `CopyTagsToSnapshot` is on)",
+        capabilities: &["isolated_drill"],
+    },
+    Dependent {
+        service: "rds",
+        operation: "RestoreDBInstanceFromDBSnapshot",
+        action: "rds:AddTagsToResource",
+        resources: &[R::DrillDbInstance],
+        why: "the snapshot's tags on the restored drill instance",
+        capabilities: &["isolated_drill"],
+    },
+    Dependent {
+        service: "autoscaling",
+        operation: "CreateAutoScalingGroup",
+        action: "ec2:RunInstances",
+        resources: &[R::Ec2LaunchResources],
+        why: "Auto Scaling checks that the caller may launch from the group's launch template",
+        capabilities: &["isolated_drill"],
+    },
+    Dependent {
+        service: "autoscaling",
+        operation: "CreateAutoScalingGroup",
+        action: "ec2:CreateTags",
+        resources: &[R::Ec2LaunchResources],
+        why: "the tag specifications of the launch template (checked with `ec2:RunInstances`)",
+        capabilities: &["isolated_drill"],
+    },
+    Dependent {
+        service: "autoscaling",
+        operation: "CreateAutoScalingGroup",
+        action: "iam:PassRole",
+        resources: &[R::InstanceProfileRole],
+        why: "the instance profile of the launch template or configuration",
+        capabilities: &["isolated_drill"],
     },
 ];
 
@@ -473,10 +602,11 @@ pub fn of(capability: &str) -> impl Iterator<Item = &'static Permission> + '_ {
         .filter(move |p| p.capability == capability)
 }
 
-/// The dependent actions of the calls `capability` makes.
+/// The dependent actions of the calls `capability` makes (with the arguments it sends them).
 pub fn dependents_of(capability: &str) -> impl Iterator<Item = &'static Dependent> + '_ {
     DEPENDENT.iter().filter(move |d| {
-        of(capability).any(|p| p.service == d.service && p.operation == d.operation)
+        (d.capabilities.is_empty() || d.capabilities.contains(&capability))
+            && of(capability).any(|p| p.service == d.service && p.operation == d.operation)
     })
 }
 

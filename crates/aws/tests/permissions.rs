@@ -702,6 +702,52 @@ fn the_table_is_well_formed() {
             "dependent actions name their resources: {d:?}"
         );
         assert!(d.action.contains(':') && !d.action.contains('*'), "{d:?}");
+        for c in d.capabilities {
+            assert!(
+                permissions::of(c).any(|p| p.service == d.service && p.operation == d.operation),
+                "a dependent action names capability {c}, which does not make the call: {d:?}"
+            );
+        }
+    }
+}
+
+/// The grants of the isolated drill's copies are scoped to `*-drill-*`: the names the code gives
+/// copies (`copy_name` with a `drill-…` id) carry it.
+#[test]
+fn drill_copies_are_named_as_the_grant_expects() {
+    use pilotlight_aws::copies::DRILL_NAME_MARKER;
+    for r in [
+        Resource::DrillDbSnapshot,
+        Resource::DrillDbInstance,
+        Resource::DrillEcsService,
+        Resource::DrillAutoScalingGroup,
+    ] {
+        assert!(
+            r.template_reference()
+                .ends_with(&format!("*{DRILL_NAME_MARKER}*")),
+            "{r:?}"
+        );
+    }
+    for source in ["orders-dr", "9_media.routers--", &"a".repeat(80)] {
+        let name = pilotlight_drill::isolated::copy_name(source, "drill-20261121-232909-e9bd");
+        assert!(name.contains(DRILL_NAME_MARKER), "{name}");
+    }
+    // Every mutating call of the isolated drill names the drill's copies only, except the
+    // snapshot of the replica (its source) and the subnet group a restore uses.
+    for p in permissions::of("isolated_drill").filter(|p| !p.is_read_only()) {
+        for r in p.resources {
+            assert!(
+                matches!(
+                    r,
+                    Resource::DrillDbSnapshot
+                        | Resource::DrillDbInstance
+                        | Resource::DrillEcsService
+                        | Resource::DrillAutoScalingGroup
+                        | Resource::RdsSubnetGroup
+                ) || (p.operation == "CreateDBSnapshot" && *r == Resource::RdsReplica),
+                "{p:?}"
+            );
+        }
     }
 }
 
