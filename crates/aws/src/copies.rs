@@ -123,6 +123,33 @@ fn rds_failed(status: &str) -> bool {
     RDS_FAILED_STATUSES.contains(&status)
 }
 
+/// A launch template reference as a create request takes it: the id, or the name when there is no
+/// id, and the version. `DescribeAutoScalingGroups` answers with both id and name, and
+/// `CreateAutoScalingGroup` refuses a reference that has both.
+pub fn launch_spec(
+    mut spec: aws_sdk_autoscaling::types::LaunchTemplateSpecification,
+) -> aws_sdk_autoscaling::types::LaunchTemplateSpecification {
+    if spec.launch_template_id.is_some() {
+        spec.launch_template_name = None;
+    }
+    spec
+}
+
+/// A mixed instances policy as a create request takes it: every launch template reference in it
+/// by [`launch_spec`].
+pub fn mixed_policy(
+    mut policy: aws_sdk_autoscaling::types::MixedInstancesPolicy,
+) -> aws_sdk_autoscaling::types::MixedInstancesPolicy {
+    if let Some(lt) = policy.launch_template.as_mut() {
+        lt.launch_template_specification = lt.launch_template_specification.take().map(launch_spec);
+        for o in lt.overrides.iter_mut().flatten() {
+            o.launch_template_specification =
+                o.launch_template_specification.take().map(launch_spec);
+        }
+    }
+    policy
+}
+
 /// The evidence that an ECS copy works: desired count equal to the copy's size and at least that
 /// many tasks running.
 pub fn ecs_evidence(desired: i32, running: i32, size: u32) -> Option<String> {
@@ -162,7 +189,12 @@ impl AwsCopies {
                 region,
                 "DescribeDBSnapshots",
                 &["DBSnapshotNotFound", "DBSnapshotNotFoundFault"],
-                || client.describe_db_snapshots().db_snapshot_identifier(id).send(),
+                || {
+                    client
+                        .describe_db_snapshots()
+                        .db_snapshot_identifier(id)
+                        .send()
+                },
             )
             .await?;
         Ok(out.and_then(|o| {
@@ -241,7 +273,10 @@ impl AwsCopies {
             })?;
         match out {
             Some(o) => info!(
-                status = o.db_snapshot().and_then(|s| s.status()).unwrap_or("unknown"),
+                status = o
+                    .db_snapshot()
+                    .and_then(|s| s.status())
+                    .unwrap_or("unknown"),
                 "DB snapshot copy requested"
             ),
             None => info!("DB snapshot copy exists already"),
@@ -415,7 +450,10 @@ impl AwsCopies {
                 "rds",
                 &copy.region,
                 "DescribeDBInstances",
-                format!("DB instance `{}` restored from `{}` is {status}", copy.name, copy.source),
+                format!(
+                    "DB instance `{}` restored from `{}` is {status}",
+                    copy.name, copy.source
+                ),
                 format!(
                     "look at the RDS events of `{}` in {}: the restore a failover relies on \
                      failed; remove the copy after reading them",
@@ -517,7 +555,10 @@ impl AwsCopies {
                     region,
                     "DescribeServices",
                     format!("ECS cluster `{cluster}` does not exist"),
-                    format!("fix `cluster` of the ECS service `{}` in the environment config", copy.source),
+                    format!(
+                        "fix `cluster` of the ECS service `{}` in the environment config",
+                        copy.source
+                    ),
                 )
             })?;
         let named = |name: &str| {
@@ -547,7 +588,10 @@ impl AwsCopies {
                 "ecs",
                 region,
                 "DescribeServices",
-                format!("ECS service `{}` does not exist in cluster `{cluster}`", copy.source),
+                format!(
+                    "ECS service `{}` does not exist in cluster `{cluster}`",
+                    copy.source
+                ),
                 format!(
                     "create the service in {region}, or fix `service` of the ECS service in the \
                      environment config"
@@ -752,8 +796,8 @@ impl AwsCopies {
             source.launch_template(),
             source.launch_configuration_name(),
         ) {
-            (Some(m), _, _) => (None, Some(m.clone()), None),
-            (None, Some(t), _) => (Some(t.clone()), None, None),
+            (Some(m), _, _) => (None, Some(mixed_policy(m.clone())), None),
+            (None, Some(t), _) => (Some(launch_spec(t.clone())), None, None),
             (None, None, Some(c)) => (None, None, Some(c.to_string())),
             (None, None, None) => {
                 return Err(terminal(
@@ -773,9 +817,8 @@ impl AwsCopies {
             .vpc_zone_identifier()
             .filter(|s| !s.is_empty())
             .map(str::to_string);
-        let zones =
-            (subnets.is_none() && !source.availability_zones().is_empty())
-                .then(|| source.availability_zones().to_vec());
+        let zones = (subnets.is_none() && !source.availability_zones().is_empty())
+            .then(|| source.availability_zones().to_vec());
         let client = self.clients.autoscaling(region).await;
         // No load balancers and no target groups: a copy never serves.
         let out = self
@@ -837,7 +880,11 @@ impl AwsCopies {
             .iter()
             .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
             .count() as u32;
-        debug!(in_service, size = copy.size, "observed Auto Scaling group copy");
+        debug!(
+            in_service,
+            size = copy.size,
+            "observed Auto Scaling group copy"
+        );
         Ok(asg_evidence(in_service, copy.size))
     }
 
@@ -897,7 +944,10 @@ impl AwsCopies {
             let o = self
                 .caller
                 .call("rds", region, "DescribeDBInstances", || {
-                    client.describe_db_instances().set_marker(page.clone()).send()
+                    client
+                        .describe_db_instances()
+                        .set_marker(page.clone())
+                        .send()
                 })
                 .await?;
             out.extend(
@@ -1006,7 +1056,11 @@ impl AwsCopies {
             .collect())
     }
 
-    async fn marked_asgs(&self, region: &str, marker: &str) -> Result<Vec<String>, CapabilityError> {
+    async fn marked_asgs(
+        &self,
+        region: &str,
+        marker: &str,
+    ) -> Result<Vec<String>, CapabilityError> {
         let client = self.clients.autoscaling(region).await;
         let mut out = Vec::new();
         let mut page: Option<String> = None;
@@ -1098,7 +1152,11 @@ impl DrillCopies for AwsCopies {
         out.sort();
         out.dedup();
         for (kind, name) in &out {
-            info!(kind = kind.name(), name = name.as_str(), "marked resource listed");
+            info!(
+                kind = kind.name(),
+                name = name.as_str(),
+                "marked resource listed"
+            );
         }
         Ok(out)
     }
@@ -1113,17 +1171,70 @@ mod tests {
         assert_eq!(ecs_evidence(3, 3, 3).as_deref(), Some("running 3/3"));
         assert_eq!(ecs_evidence(3, 4, 3).as_deref(), Some("running 4/3"));
         assert_eq!(ecs_evidence(3, 2, 3), None);
-        assert_eq!(ecs_evidence(2, 2, 3), None, "desired must be the copy's size");
+        assert_eq!(
+            ecs_evidence(2, 2, 3),
+            None,
+            "desired must be the copy's size"
+        );
         assert_eq!(asg_evidence(2, 2).as_deref(), Some("InService 2/2"));
         assert_eq!(asg_evidence(1, 2), None);
         assert_eq!(asg_evidence(0, 0).as_deref(), Some("InService 0/0"));
     }
 
     #[test]
+    fn launch_templates_are_named_once() {
+        use aws_sdk_autoscaling::types::{
+            LaunchTemplate, LaunchTemplateOverrides, LaunchTemplateSpecification,
+            MixedInstancesPolicy,
+        };
+        let both = LaunchTemplateSpecification::builder()
+            .launch_template_id("lt-1")
+            .launch_template_name("routers")
+            .version("$Latest")
+            .build();
+        let one = launch_spec(both.clone());
+        assert_eq!(one.launch_template_id(), Some("lt-1"));
+        assert_eq!(one.launch_template_name(), None);
+        assert_eq!(one.version(), Some("$Latest"));
+        let by_name = LaunchTemplateSpecification::builder()
+            .launch_template_name("routers")
+            .build();
+        assert_eq!(launch_spec(by_name.clone()), by_name);
+        let policy = MixedInstancesPolicy::builder()
+            .launch_template(
+                LaunchTemplate::builder()
+                    .launch_template_specification(both.clone())
+                    .overrides(
+                        LaunchTemplateOverrides::builder()
+                            .launch_template_specification(both)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let policy = mixed_policy(policy);
+        let lt = policy.launch_template().unwrap();
+        assert_eq!(
+            lt.launch_template_specification()
+                .and_then(|s| s.launch_template_name()),
+            None
+        );
+        assert_eq!(
+            lt.overrides()[0]
+                .launch_template_specification()
+                .and_then(|s| s.launch_template_name()),
+            None
+        );
+    }
+
+    #[test]
     fn drill_copies_carry_the_marker_the_grants_expect() {
         let name = pilotlight_drill::isolated::copy_name("orders-dr", "drill-20261121-232909-e9bd");
         assert!(name.contains(DRILL_NAME_MARKER), "{name}");
-        assert_eq!(service_name_of("arn:aws:ecs:us-west-2:1:service/c/web-drill-1"), "web-drill-1");
+        assert_eq!(
+            service_name_of("arn:aws:ecs:us-west-2:1:service/c/web-drill-1"),
+            "web-drill-1"
+        );
         assert!(rds_failed("incompatible-restore"));
         assert!(!rds_failed("creating"));
     }
