@@ -5,7 +5,9 @@
 //! OIDC ID tokens, a viewer trying to act; every refusal is in the audit log; then the audit
 //! log is tampered with (an edited row, a deleted row) and `pilotlight audit verify` names the
 //! first broken entry. Also `api_failover_end_to_end`: a failover started over the API, followed
-//! over SSE to its end, found in /runs.
+//! over SSE to its end, found in /runs; and `api_full_drill_end_to_end`: a full drill started over
+//! the API, conducted by the service (failover and failback as runs), its report stored and
+//! downloadable.
 
 mod common;
 
@@ -692,4 +694,110 @@ async fn api_failover_end_to_end() {
     assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
     assert!(back.stderr.contains("run succeeded"), "{}", back.stderr);
     assert!(back.stderr.contains("✔"), "progress lines: {}", back.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_full_drill_end_to_end() {
+    use pilotlight_sandbox::{ReplicationDelays, Replicator};
+    let world = World::up().await;
+    let env = world.config.environment.name.clone();
+    let replicator = Replicator::start(
+        &world.config,
+        ReplicationDelays {
+            dynamodb: Some(Duration::ZERO),
+            s3: None,
+            poll: Duration::from_millis(100),
+        },
+    )
+    .unwrap();
+    let (_child, url) = serve(&world, &world.config_path).await;
+    let c = Client::new();
+    let op = token(&world, "operator");
+    let drills = || async {
+        body_of(
+            c.get(format!("{url}/api/v1/drills"))
+                .bearer_auth(&op)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+        .1
+    };
+    assert_eq!(drills().await["can_start"], true);
+    let (s, v) = body_of(
+        c.post(format!("{url}/api/v1/runs"))
+            .bearer_auth(&op)
+            .json(&json!({"runbook": "drill", "mode": "full", "reason": "annual DR drill", "confirm": env}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let id = v["drill_id"].as_str().unwrap().to_string();
+    let t = std::time::Instant::now();
+    let current = loop {
+        let v = drills().await;
+        assert_eq!(v["current"]["id"], id.as_str(), "{v}");
+        if v["current"]["status"] != "running" {
+            break v;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "the drill never ended: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    replicator.stop().await;
+    assert_eq!(current["current"]["status"], "finished", "{current}");
+    assert_eq!(current["drills"][0]["id"], id.as_str(), "{current}");
+    let (s, report) = body_of(
+        c.get(format!("{url}/api/v1/drills/{id}?format=json"))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(report["mode"], "full");
+    assert_eq!(report["requested_by"], "sandbox-operator");
+    assert_eq!(report["verdict"]["passed"], true, "{}", report["verdict"]);
+    assert_eq!(current["current"]["passed"], true);
+    let runs: Vec<(&str, &str)> = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["runbook"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(runs, [("failover", "succeeded"), ("failback", "succeeded")]);
+    // The drill's runs are ordinary runs of the service, with the drill in their reason.
+    let (_, listed) = body_of(
+        c.get(format!("{url}/api/v1/runs"))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let reasons: Vec<&str> = listed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&format!("DR drill {id} (failover)").as_str()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&format!("DR drill {id} (failback)").as_str()),
+        "{reasons:?}"
+    );
 }

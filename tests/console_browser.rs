@@ -663,6 +663,52 @@ async fn an_operator_fails_over_and_back_from_the_browser() -> Result<()> {
         assert_eq!(r["requested_by"], "olivia");
     }
 
+    // An isolated drill from the Drills page: typed confirmation, then its progress until it
+    // ends, and its report in the list.
+    p.open("#/drills").await?;
+    p.wait_for("#start-drill").await?;
+    p.click("#start-drill").await?;
+    p.wait_for("#drill-dialog[open]").await?;
+    assert!(
+        !p.enabled("#drill-submit").await?,
+        "disabled before anything is typed"
+    );
+    p.c.find(Locator::Css("#drill-reason"))
+        .await?
+        .send_keys("browser test: quarterly drill")
+        .await?;
+    p.c.find(Locator::Css("#drill-confirm"))
+        .await?
+        .send_keys(&env_name)
+        .await?;
+    assert!(p.enabled("#drill-submit").await?, "the exact name confirms");
+    p.shot("drill-confirm").await?;
+    p.click("#drill-submit").await?;
+    let done = p
+        .wait_text(
+            "#current-drill",
+            |t| t.contains("passed") || t.contains("FAILED") || t.contains("could not run"),
+            Duration::from_secs(120),
+        )
+        .await?;
+    assert!(
+        done.contains("passed") && done.contains("isolated"),
+        "{done}"
+    );
+    let drill_id = p
+        .js("return document.getElementById('current-drill').dataset.drill")
+        .await?;
+    let drill_id = drill_id.as_str().context("the drill's id")?.to_string();
+    p.wait_text(
+        &format!("#drills tr[data-drill='{drill_id}']"),
+        |t| t.contains("passed"),
+        WAIT,
+    )
+    .await?;
+    p.shot("drill-finished").await?;
+    // The drill touched nothing that serves: still two runs, the primary still serves.
+    assert_eq!(runs(&base).await.len(), 2);
+
     // Sign out: the console is back to the sign-in page.
     p.click("#sign-out").await?;
     p.wait_for("#signin-form").await?;

@@ -5,6 +5,12 @@
 //! HTML rendered in headless Chromium, screenshot kept in target/test-artifacts/drill/) and
 //! stores it; `pilotlight drills` lists it with the next annual due date. A drill with
 //! replication lag over the RPO budget fails with its reasons (exit 1) and no failback.
+//!
+//! `--mode isolated` copies the DR database (snapshot and restore), the ECS services and the
+//! Auto Scaling groups under the drill's name, verifies and removes them; the emulator's own
+//! resource lists are read afterwards to prove nothing is left, and a snapshot of everything that
+//! serves is unchanged. A copy that cannot be removed (the emulator's fault layer refuses its
+//! delete) fails the drill loudly, naming it.
 
 mod common;
 
@@ -87,6 +93,113 @@ async fn drill(world: &World, dir: &Path) -> common::Run {
         "auditor-test",
     ])
     .await
+}
+
+async fn isolated(world: &World, dir: &Path, copy_timeout: &str) -> common::Run {
+    let journal = world.journal();
+    pilotlight(&[
+        "--journal",
+        &journal,
+        "drill",
+        "--config",
+        world.config_path.to_str().unwrap(),
+        "--mode",
+        "isolated",
+        "--report",
+        dir.to_str().unwrap(),
+        "--by",
+        "auditor-test",
+        "--poll",
+        "100ms",
+        "--copy-timeout",
+        copy_timeout,
+    ])
+    .await
+}
+
+/// Every resource in DR whose name contains `marker`, read from the emulator's lists directly:
+/// DB instances, manual DB snapshots, the ECS services of every cluster, Auto Scaling groups.
+async fn listed_with(world: &World, marker: &str) -> Vec<String> {
+    let f = world.direct();
+    let dr = world.dr();
+    let mut out = Vec::new();
+    let rds = f.rds(dr).await;
+    for i in rds
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap()
+        .db_instances()
+    {
+        let id = i.db_instance_identifier().unwrap_or_default();
+        if id.contains(marker) {
+            out.push(format!("rds_instance {id}"));
+        }
+    }
+    for sn in rds
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap()
+        .db_snapshots()
+    {
+        let id = sn.db_snapshot_identifier().unwrap_or_default();
+        if id.contains(marker) {
+            out.push(format!("rds_snapshot {id}"));
+        }
+    }
+    let ecs = f.ecs(dr).await;
+    for s in &world.config.ecs_services {
+        let arns: Vec<String> = ecs
+            .list_services()
+            .cluster(&s.cluster)
+            .send()
+            .await
+            .unwrap()
+            .service_arns()
+            .iter()
+            .filter(|a| a.contains(marker))
+            .cloned()
+            .collect();
+        if arns.is_empty() {
+            continue;
+        }
+        // moto lists deleted services too (AWS does not); a deleted one is INACTIVE.
+        for svc in ecs
+            .describe_services()
+            .cluster(&s.cluster)
+            .set_services(Some(arns))
+            .send()
+            .await
+            .unwrap()
+            .services()
+        {
+            if svc.status() != Some("INACTIVE") {
+                out.push(format!(
+                    "ecs_service {}",
+                    svc.service_name().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    for g in f
+        .autoscaling(dr)
+        .await
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups()
+    {
+        let name = g.auto_scaling_group_name().unwrap_or_default();
+        if name.contains(marker) {
+            out.push(format!("autoscaling_group {name}"));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 async fn drills(world: &World) -> common::Run {
@@ -393,4 +506,163 @@ async fn drill_with_lag_over_budget_fails_with_reasons_and_does_not_fail_back() 
         list.stdout
     );
     assert!(list.stdout.contains("FAIL"), "{}", list.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn isolated_drill_copies_verifies_and_removes_without_touching_what_serves() {
+    binary();
+    let world = World::up().await;
+    let replicator = Replicator::start(
+        &world.config,
+        ReplicationDelays {
+            dynamodb: Some(Duration::ZERO),
+            s3: None,
+            poll: Duration::from_millis(100),
+        },
+    )
+    .unwrap();
+    let before = common::snapshot(&world).await;
+    let dir = world.dir.path().join("isolated-report");
+    let run = isolated(&world, &dir, "30s").await;
+    replicator.stop().await;
+    let report = read_report(&dir);
+    assert_eq!(schema_errors(&report), Vec::<String>::new());
+    assert_eq!(report["mode"], "isolated");
+    let id = report["id"].as_str().unwrap().to_string();
+    // Every copy the environment needs, each verified, then confirmed removed.
+    let resources = report["resources"].as_array().unwrap();
+    let count = |kind: &str| resources.iter().filter(|r| r["kind"] == kind).count();
+    assert_eq!(
+        count("rds_snapshot"),
+        world.config.rds_replicas.len(),
+        "{report}"
+    );
+    assert_eq!(count("rds_instance"), world.config.rds_replicas.len());
+    assert_eq!(count("ecs_service"), world.config.ecs_services.len());
+    assert_eq!(
+        count("autoscaling_group"),
+        world.config.autoscaling_groups.len()
+    );
+    for r in resources {
+        assert!(r["name"].as_str().unwrap().ends_with(&id), "{r}");
+        assert_eq!(r["region"], world.dr());
+        assert!(r["removed_at_ms"].is_u64(), "not removed: {r}");
+        assert!(!r["verified"].as_str().unwrap().is_empty(), "{r}");
+    }
+    for s in &world.config.ecs_services {
+        let copy = resources
+            .iter()
+            .find(|r| {
+                r["kind"] == "ecs_service" && r["name"].as_str().unwrap().starts_with(&s.service)
+            })
+            .unwrap();
+        assert_eq!(
+            copy["verified"],
+            format!("running {0}/{0}", s.active_count),
+            "the copy ran at the service's active size"
+        );
+    }
+    assert_eq!(
+        report["verdict"]["passed"], true,
+        "{}\n{}\n{}",
+        report["verdict"], run.stdout, run.stderr
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(report["rto"]["measured_ms"].is_u64(), "{}", report["rto"]);
+    let phases: Vec<&str> = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["duration_ms"].is_u64())
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert!(
+        phases.contains(&"database") && phases.contains(&"compute"),
+        "{phases:?}"
+    );
+    assert!(store(&report, "dynamodb")["measured"] == true);
+    // The emulator's own lists: nothing with the drill's id is left.
+    assert_eq!(listed_with(&world, &id).await, Vec::<String>::new());
+    // Nothing that serves changed: services, groups, databases, DNS.
+    let after = common::snapshot(&world).await;
+    assert_eq!(common::diff(&before, &after), Vec::<String>::new());
+    assert_eq!(
+        world
+            .emu
+            .stats()
+            .request_count("rds", world.dr(), "PromoteReadReplica"),
+        0
+    );
+    let html_path = dir.join("report.html");
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains(&format!("{}-{id}", world.config.ecs_services[0].service)));
+    screenshot(&html_path, "isolated-drill.png");
+    let list = drills(&world).await;
+    assert!(
+        list.stdout.contains(&id) && list.stdout.contains("isolated"),
+        "{}",
+        list.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn isolated_drill_that_cannot_remove_a_copy_fails_loudly_and_names_it() {
+    use pilotlight_testkit::emulator::{FaultAction, FaultRule};
+    binary();
+    let world = World::up().await;
+    // Every DeleteAutoScalingGroup in DR fails (the retry layer retries a 503, then gives up).
+    world
+        .emu
+        .faults()
+        .add(
+            FaultRule::new(FaultAction::Outage)
+                .for_service("autoscaling")
+                .in_region(world.dr())
+                .for_operation("DeleteAutoScalingGroup"),
+        )
+        .unwrap();
+    let dir = world.dir.path().join("leftover-report");
+    // The cleanup waits this long for the copies to leave the lists before it reports them.
+    let run = isolated(&world, &dir, "5s").await;
+    let report = read_report(&dir);
+    assert_eq!(
+        run.code, 1,
+        "{}\n{}\n{:#}",
+        run.stdout, run.stderr, report["resources"]
+    );
+    assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("LEFT BEHIND"),
+        "{}\n{:#}\n{:?}",
+        run.stdout,
+        report["resources"],
+        world.emu.stats()
+    );
+    assert_eq!(schema_errors(&report), Vec::<String>::new());
+    let id = report["id"].as_str().unwrap().to_string();
+    let left: Vec<&Value> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["removed_at_ms"].is_null())
+        .collect();
+    assert_eq!(
+        left.len(),
+        world.config.autoscaling_groups.len(),
+        "{}",
+        report["resources"]
+    );
+    assert!(left.iter().all(|r| r["kind"] == "autoscaling_group"));
+    let reasons = report["verdict"]["reasons"].to_string();
+    assert!(
+        reasons.contains("LEFT BEHIND: autoscaling_group"),
+        "{reasons}"
+    );
+    // The report tells the truth: exactly those are still in the emulator's list, the rest is gone.
+    let expected: Vec<String> = left
+        .iter()
+        .map(|r| format!("autoscaling_group {}", r["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed_with(&world, &id).await, expected);
+    world.emu.faults().clear();
 }

@@ -628,7 +628,14 @@ impl AwsCopies {
                     .set_launch_type(launch_type.clone())
                     .set_capacity_provider_strategy(strategy.clone())
                     .set_platform_version(source.platform_version().map(str::to_string))
-                    .set_network_configuration(source.network_configuration().cloned())
+                    // An empty network configuration (no awsvpc part: bridge or host
+                    // networking) is no configuration; moto fails on an empty one.
+                    .set_network_configuration(
+                        source
+                            .network_configuration()
+                            .filter(|n| n.awsvpc_configuration().is_some())
+                            .cloned(),
+                    )
                     .set_placement_constraints(
                         Some(source.placement_constraints().to_vec()).filter(|v| !v.is_empty()),
                     )

@@ -1,7 +1,10 @@
-//! `pilotlight drill` and `pilotlight drills`: a DR drill run with the existing failover and
-//! failback (the same plans, executor and journal as `pilotlight failover` / `failback`), timed
-//! throughout, with RPO measured by canaries (`pilotlight_aws::canary`), reported through
-//! `pilotlight-drill` (JSON, Markdown, HTML) and stored in the journal (`DrillReports`).
+//! `pilotlight drill` and `pilotlight drills`. The drill itself is conducted by
+//! `pilotlight_drill::conduct`: a full drill runs the existing failover and failback through this
+//! process's executor (the same plans, journal and progress as `pilotlight failover` /
+//! `failback`); an isolated drill makes copies in DR through `pilotlight_aws::copies`, verifies
+//! and removes them (Ctrl-C or SIGTERM goes straight to the removal). RPO is measured by canaries
+//! (`pilotlight_aws::canary`); the report is written as JSON, Markdown and HTML and stored in the
+//! journal (`DrillReports`).
 //! Exit codes: 0 the drill passed, 1 it failed, 2 it could not run.
 
 use crate::runs::{self, FailoverArgs, Paths};
@@ -9,8 +12,9 @@ use crate::OutputFormat;
 use anyhow::{Context, Result};
 use pilotlight_core::journal::Journal;
 use pilotlight_core::model::{EnvironmentConfig, Tier};
-use pilotlight_drill::build::{self, RunRecords};
-use pilotlight_drill::canary::{self, CanaryPlan};
+use pilotlight_drill::build::RunRecords;
+use pilotlight_drill::canary::CanaryPlan;
+use pilotlight_drill::conduct;
 use pilotlight_drill::render;
 use pilotlight_drill::schedule::{next_due, Due};
 use pilotlight_drill::store::{DrillReports, DrillSummary};
@@ -18,6 +22,7 @@ use pilotlight_drill::*;
 use pilotlight_store::SqliteJournal;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Drill modes of the command line.
@@ -46,12 +51,15 @@ pub struct DrillArgs {
     pub canaries: u32,
     /// Time between canaries.
     pub canary_interval: Duration,
+    /// Isolated mode: longest wait for one copy to verify, and for the copies to be gone.
+    pub copy_timeout: Duration,
+    /// Isolated mode: time between two checks of a copy.
+    pub poll: Duration,
 }
 
 /// A drill id: `drill-` and a run id's time and random suffix (`drill-20261121-232909-e9bd`).
 pub(crate) fn new_drill_id(now_ms: u64) -> String {
-    let run_id = pilotlight_executor::new_run_id(now_ms);
-    format!("drill-{}", run_id.strip_prefix("run-").unwrap_or(&run_id))
+    conduct::drill_id(&pilotlight_executor::new_run_id(now_ms))
 }
 
 fn confirm(env: &EnvironmentConfig) -> bool {
@@ -93,48 +101,46 @@ async fn run_by_key(
         .map(|r| r.id))
 }
 
-pub(crate) fn tier_name(t: Tier) -> &'static str {
-    match t {
-        Tier::Production => "production",
-        Tier::Staging => "staging",
-        Tier::Development => "development",
-    }
-}
-
 /// Earlier drills of the environment, oldest first.
 pub(crate) async fn trend(journal: &SqliteJournal, environment: &str) -> Result<Vec<TrendPoint>> {
-    let mut earlier = journal.drills(Some(environment), 20).await?;
-    earlier.reverse();
-    Ok(earlier
-        .into_iter()
-        .map(|d| TrendPoint {
-            id: d.id,
-            mode: d.mode,
-            started_at_ms: d.started_at_ms,
-            passed: d.passed,
-            rto_ms: d.rto_ms,
-            rpo_ms: d.rpo_ms,
-        })
-        .collect())
+    Ok(conduct::trend(journal, environment).await?)
 }
 
-/// The databases Pilotlight cannot put a canary in, with the lag at the lag gate as an estimate.
-pub(crate) fn database_stores(env: &EnvironmentConfig, lag: Option<f64>) -> Vec<StoreRpo> {
-    let estimate = lag
-        .map(|l| format!(" The replica lag read at the lag gate was {l:.1}s (CloudWatch ReplicaLag): an estimate, not a measurement."))
-        .unwrap_or_default();
-    env.rds_replicas
-        .iter()
-        .map(|d| ("rds", d.name.as_str()))
-        .chain(env.aurora_global_clusters.iter().map(|a| ("aurora", a.name.as_str())))
-        .map(|(kind, name)| {
-            canary::not_measurable(
-                kind,
-                name,
-                &format!("not measured: a database canary needs a SQL connection to the primary and the replica, which Pilotlight does not make (and the emulator has no SQL engine).{estimate}"),
-            )
-        })
-        .collect()
+/// A drill's runs, run by this process's executor exactly as `pilotlight failover` / `failback`
+/// run them (same plans, journal and progress output).
+struct LocalRuns<'a> {
+    paths: &'a Paths,
+    config: PathBuf,
+    by: String,
+    journal: &'a SqliteJournal,
+    environment: String,
+}
+
+#[async_trait::async_trait]
+impl conduct::DrillRuns for LocalRuns<'_> {
+    async fn run(&self, runbook: &str, key: &str, reason: &str) -> Result<RunRecords, String> {
+        let args = FailoverArgs {
+            config: self.config.clone(),
+            reason: reason.to_string(),
+            planned: false,
+            allow_data_loss: None,
+            override_readiness: None,
+            yes: true,
+            idempotency_key: Some(key.to_string()),
+            by: self.by.clone(),
+            output: OutputFormat::Table,
+        };
+        let code = match runbook {
+            "failover" => runs::failover(self.paths, args).await,
+            _ => runs::failback(self.paths, args).await,
+        }
+        .map_err(|e| e.to_string())?;
+        let id = run_by_key(self.journal, &self.environment, key)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("the {runbook} was refused (exit {code})"))?;
+        records(self.journal, &id).await.map_err(|e| e.to_string())
+    }
 }
 
 /// Write the report files and store the report; print a summary. Returns the exit code.
@@ -174,6 +180,19 @@ pub(crate) async fn finish(
     for s in &report.rpo {
         println!("  {} {}: {}", s.kind, s.name, s.note);
     }
+    for r in &report.resources {
+        println!(
+            "  {} {} in {}: {}",
+            r.kind,
+            r.name,
+            r.region,
+            if r.removed_at_ms.is_some() {
+                "created and removed"
+            } else {
+                "LEFT BEHIND: delete it by hand"
+            }
+        );
+    }
     for r in &report.verdict.reasons {
         println!("  FAIL: {r}");
     }
@@ -187,21 +206,19 @@ pub async fn drill(paths: &Paths, args: DrillArgs) -> Result<u8> {
         Ok(e) => e,
         Err(code) => return Ok(code),
     };
-    if args.mode == DrillMode::Isolated {
-        eprintln!("isolated drills are not implemented yet: nothing was done. Run a full drill in a non-production environment (`--mode full`), see docs/drills.md");
-        return Ok(2);
-    }
-    if env.environment.tier == Tier::Production {
-        eprintln!(
-            "refusing a full drill of {}: it is a production environment and a full drill fails it over for real; use --mode isolated",
-            env.environment.name
-        );
-        return Ok(2);
-    }
-    // Both plans must fit before anything is touched.
-    for runbook in ["failover", "failback"] {
-        if let Err(code) = runs::load_plan(paths, &env, runbook) {
-            return Ok(code);
+    if args.mode == DrillMode::Full {
+        if env.environment.tier == Tier::Production {
+            eprintln!(
+                "{}",
+                conduct::DrillError::Production(env.environment.name.clone())
+            );
+            return Ok(2);
+        }
+        // Both plans must fit before anything is touched.
+        for runbook in ["failover", "failback"] {
+            if let Err(code) = runs::load_plan(paths, &env, runbook) {
+                return Ok(code);
+            }
         }
     }
     let journal = runs::open_journal(&paths.journal)?;
@@ -212,136 +229,60 @@ pub async fn drill(paths: &Paths, args: DrillArgs) -> Result<u8> {
         );
         return Ok(2);
     }
-    if !args.yes && !confirm(&env) {
+    if args.mode == DrillMode::Full && !args.yes && !confirm(&env) {
         return Ok(2);
     }
-    let started = runs::now_ms();
-    let id = new_drill_id(started);
-    tracing::info!(drill_id = %id, environment = %env.environment.name, "drill started");
-    eprintln!("drill {id}: writing canaries in {}", env.regions.primary);
     let w = runs::wire(&env);
-    let stores = pilotlight_aws::canary::stores(&env, w.factory.clone(), w.caller.clone());
-    let plan = CanaryPlan {
-        count: args.canaries.max(1),
-        interval: args.canary_interval,
-    };
-    let written = canary::write_series(&stores, &id, plan, runs::now_ms).await;
-    let failure_at = runs::now_ms();
-    eprintln!("drill {id}: failure point; failing over");
-    let run_args = |runbook: &str| FailoverArgs {
-        config: args.config.clone(),
-        reason: format!("DR drill {id} ({runbook})"),
-        planned: false,
-        allow_data_loss: None,
-        override_readiness: None,
-        yes: true,
-        idempotency_key: Some(format!("{id}-{runbook}")),
+    let setup = conduct::DrillSetup {
+        id: new_drill_id(runs::now_ms()),
         by: args.by.clone(),
-        output: OutputFormat::Table,
-    };
-    let failover_code = runs::failover(paths, run_args("failover")).await?;
-    let failover_id =
-        run_by_key(&journal, &env.environment.name, &format!("{id}-failover")).await?;
-    let Some(failover_id) = failover_id else {
-        eprintln!(
-            "drill {id}: the failover did not start (exit {failover_code}); nothing else was done"
-        );
-        return Ok(2);
-    };
-    let failover = records(&journal, &failover_id).await?;
-    eprintln!("drill {id}: reading canaries in {}", env.regions.dr);
-    let mut rpo = canary::read_back(&written, failure_at).await;
-    let mut runs_done = vec![failover];
-    let mut limitations = Vec::new();
-    if failover_code == 0 {
-        eprintln!("drill {id}: failing back");
-        runs::failback(paths, run_args("failback")).await?;
-        match run_by_key(&journal, &env.environment.name, &format!("{id}-failback")).await? {
-            Some(fb) => runs_done.push(records(&journal, &fb).await?),
-            None => limitations.push("the failback did not start (refused); the environment is left failed over: see `pilotlight status`".to_string()),
-        }
-    } else {
-        limitations.push(format!(
-            "the failover did not succeed, so no failback was attempted: the environment is left as the run left it; see `pilotlight runs show {failover_id}` and `pilotlight status`"
-        ));
-    }
-    let finished = runs::now_ms();
-    let mut steps = Vec::new();
-    let mut decisions = Vec::new();
-    for r in &runs_done {
-        steps.extend(build::steps_of(r, started));
-        decisions.extend(build::decisions_of(r));
-    }
-    let lag = runs_done[0]
-        .decisions
-        .iter()
-        .rev()
-        .find(|d| d.kind == "rpo_estimate")
-        .and_then(|d| d.detail["lag_seconds"].as_f64());
-    rpo.extend(database_stores(&env, lag));
-    for s in rpo.iter().filter(|s| !s.measured) {
-        limitations.push(format!("{} {}: {}", s.kind, s.name, s.note));
-    }
-    if env.aws.endpoint.is_some() {
-        limitations.push("run against an emulator endpoint: replication between regions is the sandbox replicator's (not AWS's) and resources change state at once, so the timings are not those of AWS".to_string());
-    }
-    let mut phases = vec![
-        PhaseTiming {
-            phase: Phase::Detection,
-            start_offset_ms: None,
-            duration_ms: None,
-            counts_toward_rto: true,
-            note: "not measured in a full drill: the failure is declared by the drill itself (measured by `pilotlight gameday`)".into(),
-        },
-        PhaseTiming {
-            phase: Phase::Decision,
-            start_offset_ms: Some(failure_at.saturating_sub(started)),
-            duration_ms: Some(runs_done[0].run.created_at_ms.saturating_sub(failure_at)),
-            counts_toward_rto: true,
-            note: "failure point → failover run created (no person in the loop in a drill)".into(),
-        },
-    ];
-    phases.extend(build::phases_from_steps(&steps));
-    let mut report = DrillReport {
-        version: REPORT_VERSION,
-        id: id.clone(),
-        mode: Mode::Full,
-        environment: env.environment.name.clone(),
-        tier: tier_name(env.environment.tier).into(),
-        primary_region: env.regions.primary.clone(),
-        dr_region: env.regions.dr.clone(),
-        requested_by: args.by.clone(),
-        started_at_ms: started,
-        finished_at_ms: finished,
-        failure_at_ms: Some(failure_at),
-        objectives: Objectives {
-            rto_ms: env.objectives.rto.as_millis() as u64,
-            rpo_ms: env.objectives.rpo.as_millis() as u64,
-        },
-        phases,
-        // Recovered only if the failover succeeded: a failed run's end is not a recovery.
-        rto: build::rto(
-            failure_at,
-            runs_done[0]
-                .run
-                .finished_at_ms
-                .filter(|_| runs_done[0].run.status == pilotlight_core::run::RunStatus::Succeeded),
-            env.objectives.rto.as_millis() as u64,
-            "failure point → failover run finished (the failback is not part of the RTO)",
-        ),
-        rpo,
-        runs: runs_done.iter().map(build::run_ref).collect(),
-        steps,
-        decisions,
-        resources: Vec::new(),
-        limitations,
-        verdict: Verdict {
-            passed: false,
-            reasons: Vec::new(),
+        canaries: pilotlight_aws::canary::stores(&env, w.factory.clone(), w.caller.clone()),
+        canary_plan: CanaryPlan {
+            count: args.canaries.max(1),
+            interval: args.canary_interval,
         },
         trend: trend(&journal, &env.environment.name).await?,
+        clock: Arc::new(runs::now_ms),
+        progress: Arc::new(|line: &str| eprintln!("{line}")),
+        env: env.clone(),
     };
-    report.verdict = build::verdict(&report);
+    let report = match args.mode {
+        DrillMode::Full => {
+            let local = LocalRuns {
+                paths,
+                config: args.config.clone(),
+                by: args.by.clone(),
+                journal: &journal,
+                environment: env.environment.name.clone(),
+            };
+            match conduct::full(&setup, &local).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("drill {}: {e}", setup.id);
+                    return Ok(2);
+                }
+            }
+        }
+        DrillMode::Isolated => {
+            let copies =
+                pilotlight_aws::copies::AwsCopies::new(w.factory.clone(), w.caller.clone());
+            let timings = conduct::IsolatedTimings {
+                ready_timeout: args.copy_timeout,
+                cleanup_timeout: args.copy_timeout,
+                poll: args.poll,
+            };
+            eprintln!("drill {}: isolated: nothing serving is touched; Ctrl-C stops it and removes what it made", setup.id);
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let stop = tokio::spawn(async move {
+                crate::serve::interrupted().await;
+                eprintln!("interrupted: removing the drill's copies (wait for the report)");
+                let _ = tx.send(true);
+            });
+            let report = conduct::isolated(&setup, &copies, timings, rx).await;
+            stop.abort();
+            report
+        }
+    };
     finish(&journal, &args.report, &report).await
 }
 

@@ -8,7 +8,7 @@
 //! checked against the emulator's lists. The report is a drill report (mode `gameday`).
 //! Exit codes: 0 the game day passed, 1 it failed, 2 it could not run.
 
-use crate::drill::{finish, new_drill_id, records, tier_name, trend};
+use crate::drill::{finish, new_drill_id, records, trend};
 use crate::runs::{self, Paths};
 use crate::serve::{interrupted, Probes};
 use anyhow::{anyhow, bail, Context, Result};
@@ -20,6 +20,7 @@ use pilotlight_core::readiness::Verdict as ReadinessVerdict;
 use pilotlight_core::run::RunStatus;
 use pilotlight_drill::build;
 use pilotlight_drill::canary::{self, CanaryPlan};
+use pilotlight_drill::conduct::tier_name;
 use pilotlight_drill::*;
 use pilotlight_server::{Control, ControlDeps, ControlSettings, ProbeRunner};
 use serde_json::{json, Value};
@@ -651,7 +652,7 @@ async fn report(
     } else {
         Vec::new()
     };
-    rpo.extend(crate::drill::database_stores(
+    rpo.extend(pilotlight_drill::conduct::database_stores(
         env,
         run.as_ref().and_then(|r| {
             r.decisions

@@ -329,8 +329,10 @@ pub enum Command {
         #[arg(long, hide = true)]
         stay: bool,
     },
-    /// Run a DR drill: canaries written in the primary (RPO), the failover and failback (full mode),
-    /// timed throughout; the report (HTML, Markdown, JSON) is written to DIR and kept in the journal.
+    /// Run a DR drill: canaries written in the primary (RPO), then either the real failover and
+    /// failback (full mode, not for production) or copies of the DR database and compute made,
+    /// verified and removed (isolated mode, nothing serving touched), timed throughout; the
+    /// report (HTML, Markdown, JSON) is written to DIR and kept in the journal.
     ///
     /// Exit code 0: the drill passed; 1: it failed; 2: it could not run.
     Drill {
@@ -355,6 +357,13 @@ pub enum Command {
         /// Time between two canaries of a store.
         #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
         canary_interval: std::time::Duration,
+        /// Isolated mode: longest wait for one copy to verify (an RDS restore takes many minutes
+        /// in AWS), and again for the removed copies to leave the resource lists.
+        #[arg(long, default_value = "60m", value_parser = humantime::parse_duration)]
+        copy_timeout: std::time::Duration,
+        /// Isolated mode: time between two checks of a copy.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        poll: std::time::Duration,
     },
     /// Game day in the sandbox: inject an outage of the primary region through the emulator
     /// (its services answer 503, the probed Route 53 health checks report unhealthy), let the
@@ -716,6 +725,8 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
             by,
             canaries,
             canary_interval,
+            copy_timeout,
+            poll,
         } => {
             let args = drill::DrillArgs {
                 config,
@@ -725,6 +736,8 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
                 by: runs::operator(by),
                 canaries,
                 canary_interval,
+                copy_timeout,
+                poll,
             };
             drill::drill(paths, args).await
         }

@@ -343,7 +343,16 @@ pub async fn serve(
             auth: pilotlight_server::access::Authenticator::new(env.access.clone(), oidc),
         },
     )
-    .with_drills(drills);
+    .with_drills(drills)
+    .with_drill_runner(pilotlight_server::drills::DrillRunner {
+        canaries: pilotlight_aws::canary::stores(&env, w.factory.clone(), w.caller.clone()),
+        copies: Arc::new(pilotlight_aws::copies::AwsCopies::new(
+            w.factory.clone(),
+            w.caller.clone(),
+        )),
+        canary_plan: Default::default(),
+        isolated: Default::default(),
+    });
     let forwarding = pilotlight_server::forward::Forwarding::new(
         control.clone(),
         api.auth().clone(),

@@ -203,6 +203,7 @@ impl Emulator {
             )),
             Arc::new(Route53HealthChecks::new(control.health_checks.clone())),
             Arc::new(layers::moto_quirks::MotoQuirks),
+            Arc::new(layers::ecs_scheduler::EcsScheduler),
         ];
         let shared = Arc::new(Shared {
             upstream: Upstream::new(moto.port()),

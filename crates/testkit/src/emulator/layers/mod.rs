@@ -11,6 +11,8 @@
 //!   promotion delay, then a standalone instance; repeated promotions refused);
 //! - [`health_checks::Route53HealthChecks`]: Route 53 health-check status set by the test, and
 //!   `Inverted`;
+//! - [`ecs_scheduler::EcsScheduler`]: a new ECS service's tasks started at once, as AWS's
+//!   scheduler does (moto starts them only on an update);
 //! - [`moto_quirks::MotoQuirks`]: corrections of moto answers the SDK cannot read or that
 //!   contradict AWS (S3 versioning's root element, KMS multi-region key type).
 //!
@@ -19,6 +21,7 @@
 //! `after` (on HTTP 200) replays the write to moto in the other regions of
 //! [`global_tables::GlobalTables::regions_of`], optionally after a configurable lag.
 
+pub(crate) mod ecs_scheduler;
 pub(crate) mod global_tables;
 pub(crate) mod health_checks;
 pub(crate) mod moto_quirks;
