@@ -287,6 +287,15 @@ struct Made {
     evidence: String,
 }
 
+/// A copy's step id: its kind and what it copies (`restore_rds_copy-app-db-replica`).
+fn step_id(copy: &Copy, drill_id: &str) -> String {
+    let what = copy
+        .name
+        .strip_suffix(&format!("-{drill_id}"))
+        .unwrap_or(&copy.source);
+    format!("{}-{what}", step_kind(copy.kind))
+}
+
 fn step_kind(k: CopyKind) -> &'static str {
     match k {
         CopyKind::RdsSnapshot => "snapshot_rds_replica",
@@ -318,7 +327,7 @@ fn skipped(copy: Copy, setup: &DrillSetup, why: &str) -> Made {
         step: StepTiming {
             run_id: setup.id.clone(),
             runbook: "isolated".into(),
-            id: format!("{}-{}", step_kind(copy.kind), copy.source),
+            id: step_id(&copy, &setup.id),
             kind: step_kind(copy.kind).into(),
             phase,
             status: "skipped".into(),
@@ -354,7 +363,7 @@ async fn make(
         step: StepTiming {
             run_id: setup.id.clone(),
             runbook: "isolated".into(),
-            id: format!("{}-{}", step_kind(copy.kind), copy.source),
+            id: step_id(&copy, &setup.id),
             kind: step_kind(copy.kind).into(),
             phase,
             status: "failed".into(),
@@ -602,16 +611,14 @@ pub async fn isolated(
         limitations.push(format!("{} {}: {}", s.kind, s.name, s.note));
     }
     emulator_limitation(env, &mut limitations);
-    report.phases = vec![PhaseTiming {
+    report.phases = build::phases_from_steps(&report.steps);
+    report.phases.push(PhaseTiming {
         phase: Phase::Dns,
         start_offset_ms: None,
         duration_ms: None,
         counts_toward_rto: true,
         note: "not rehearsed: an isolated drill does not shift DNS".into(),
-    }];
-    report
-        .phases
-        .extend(build::phases_from_steps(&report.steps));
+    });
     report.rto = build::rto(
         failure_at,
         all_verified.then_some(verified_at),

@@ -226,6 +226,16 @@ async fn an_isolated_drill_makes_verifies_and_removes_every_copy() {
             > pos("create app-db-replica-drill-20261122-050000-abcd")
     );
     assert_eq!(r.steps.len(), 4);
+    let ids: Vec<&str> = r.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "snapshot_rds_replica-app-db-replica",
+            "restore_rds_copy-app-db-replica",
+            "copy_ecs_service-api",
+            "copy_autoscaling_group-media-routers"
+        ]
+    );
     assert!(r.steps.iter().all(|s| s.status == "succeeded"));
     assert!(r.rto.measured_ms.is_some());
     assert!(r.rpo.iter().any(|s| s.kind == "dynamodb" && s.measured));
