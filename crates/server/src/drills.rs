@@ -58,6 +58,8 @@ pub struct DrillState {
 pub(crate) struct Drills {
     pub(crate) runner: Option<Arc<DrillRunner>>,
     pub(crate) current: Arc<Mutex<Option<DrillState>>>,
+    /// Turns the running isolated drill to its cleanup (the service is stopping).
+    pub(crate) cancel: Arc<Mutex<Option<tokio::sync::watch::Sender<bool>>>>,
 }
 
 impl Drills {
@@ -76,6 +78,27 @@ impl Drills {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Stop the running drill's waiting and let it clean up (an isolated drill removes its
+    /// copies); wait up to `within` for it to end. Whether no drill runs any more.
+    pub(crate) async fn stop(&self, within: Duration) -> bool {
+        if let Some(tx) = self
+            .cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            let _ = tx.send(true);
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        while self.running().is_some() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        true
     }
 
     /// Change the current drill's state.

@@ -105,6 +105,13 @@ impl Api {
         self
     }
 
+    /// On shutdown: stop the running drill's waiting so that an isolated drill removes its
+    /// copies and stores its report, and wait up to `within` for it. Whether no drill runs any
+    /// more (a full drill's runs are journaled and resume on the next start either way).
+    pub async fn stop_drills(&self, within: Duration) -> bool {
+        self.drill_runs.stop(within).await
+    }
+
     /// The control service behind this API.
     pub fn control(&self) -> &Control {
         &self.control
@@ -1392,11 +1399,15 @@ async fn start_drill(api: Api, p: Principal, b: StartBody) -> Response {
         journal: api.control.journal().clone(),
         poll: Duration::from_millis(250),
     };
+    let (stop, cancel) = tokio::sync::watch::channel(false);
+    *api.drill_runs
+        .cancel
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some(stop);
     let me = api.clone();
     tokio::spawn(async move {
         let report = match mode {
             Mode::Isolated => {
-                let (_keep, cancel) = tokio::sync::watch::channel(false);
                 Ok(
                     conduct::isolated(&setup, runner.copies.as_ref(), runner.isolated, cancel)
                         .await,

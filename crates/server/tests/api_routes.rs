@@ -955,3 +955,55 @@ async fn a_full_drill_of_a_production_environment_is_refused() {
     assert!(v["error"].as_str().unwrap().contains("production"), "{v}");
     assert!(drills(&r).await["current"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopping_service_turns_its_isolated_drill_to_the_cleanup() {
+    let mut r = rig_env(env_with(ONE_SERVICE), true);
+    let copies = Arc::new(MemCopies::default());
+    let api = r.api.clone().with_drill_runner(DrillRunner {
+        canaries: Vec::new(),
+        copies: copies.clone(),
+        canary_plan: pilotlight_drill::canary::CanaryPlan::default(),
+        isolated: IsolatedTimings {
+            ready_timeout: Duration::from_secs(600),
+            cleanup_timeout: Duration::from_secs(5),
+            poll: Duration::from_millis(20),
+        },
+    });
+    r.app = app(api.clone());
+    assert!(
+        api.stop_drills(Duration::from_millis(10)).await,
+        "no drill: nothing to wait for"
+    );
+    let (s, v) = call(
+        &r.app,
+        post(
+            "/api/v1/runs",
+            Some("operator"),
+            json!({"runbook": "drill", "mode": "isolated", "reason": "x", "confirm": "svc"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let t = Instant::now();
+    while copies.existing.lock().unwrap().is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the copy was never made"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The copy never verifies; the service stops: the drill removes it and stores its report.
+    assert!(api.stop_drills(Duration::from_secs(10)).await);
+    assert!(copies.existing.lock().unwrap().is_empty());
+    let v = drills(&r).await;
+    assert_eq!(v["current"]["status"], "finished", "{v}");
+    assert_eq!(v["current"]["passed"], false, "{v}");
+    let id = v["current"]["id"].as_str().unwrap();
+    let (_, report) = call(&r.app, get(&format!("/api/v1/drills/{id}"), Some("viewer"))).await;
+    assert!(
+        report["limitations"].to_string().contains("interrupted"),
+        "{report}"
+    );
+    assert!(report["resources"][0]["removed_at_ms"].is_u64(), "{report}");
+}
