@@ -666,3 +666,83 @@ async fn isolated_drill_that_cannot_remove_a_copy_fails_loudly_and_names_it() {
     assert_eq!(listed_with(&world, &id).await, expected);
     world.emu.faults().clear();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_an_isolated_drill_removes_what_it_made() {
+    use pilotlight_testkit::emulator::{FaultAction, FaultRule};
+    binary();
+    let world = World::up().await;
+    // Reading an ECS service in DR takes 2 s: the drill is still verifying its copies when
+    // Ctrl-C comes.
+    world
+        .emu
+        .faults()
+        .add(
+            FaultRule::new(FaultAction::Delay { ms: 2_000 })
+                .for_service("ecs")
+                .in_region(world.dr())
+                .for_operation("DescribeServices"),
+        )
+        .unwrap();
+    let dir = world.dir.path().join("interrupted-report");
+    let journal = world.journal();
+    let child = tokio::process::Command::new(binary())
+        .args([
+            "--journal",
+            &journal,
+            "drill",
+            "--config",
+            world.config_path.to_str().unwrap(),
+            "--mode",
+            "isolated",
+            "--report",
+            dir.to_str().unwrap(),
+            "--poll",
+            "100ms",
+            "--copy-timeout",
+            "60s",
+        ])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("PILOTLIGHT_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Wait until the Auto Scaling group copy exists (read from moto directly), then Ctrl-C.
+    let t = std::time::Instant::now();
+    loop {
+        let made: Vec<String> = listed_with(&world, "-drill-")
+            .await
+            .into_iter()
+            .filter(|r| r.starts_with("autoscaling_group"))
+            .collect();
+        if !made.is_empty() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "no copy was made");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    common::send_signal(child.id().unwrap(), 2);
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the drill ends after Ctrl-C")
+        .unwrap();
+    world.emu.faults().clear();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let report = read_report(&dir);
+    assert_eq!(schema_errors(&report), Vec::<String>::new());
+    assert!(
+        report["limitations"].to_string().contains("interrupted"),
+        "{}",
+        report["limitations"]
+    );
+    for r in report["resources"].as_array().unwrap() {
+        assert!(r["removed_at_ms"].is_u64(), "left behind: {r}");
+    }
+    assert_eq!(listed_with(&world, "-drill-").await, Vec::<String>::new());
+}

@@ -403,8 +403,26 @@ async fn make(
     }
     made.created_at_ms = Some(now());
     let deadline = tokio::time::Instant::now() + t.ready_timeout;
+    let interrupted = |made: &mut Made| {
+        made.step.status = "failed".into();
+        made.step.error = Some(format!(
+            "the drill was interrupted while {} {} was not yet verified",
+            made.copy.kind.name(),
+            made.copy.name
+        ));
+        made.evidence = "interrupted before it verified".into();
+        made.step.duration_ms = Some(now().saturating_sub(begin));
+    };
     loop {
-        match copies.verify(c).await {
+        // A check in flight is abandoned when the drill is interrupted.
+        let checked = tokio::select! {
+            r = copies.verify(c) => r,
+            _ = cancelled(&mut cancel) => {
+                interrupted(&mut made);
+                return made;
+            }
+        };
+        match checked {
             Ok(Some(evidence)) => {
                 made.step.status = "succeeded".into();
                 made.step.duration_ms = Some(now().saturating_sub(begin));
@@ -437,10 +455,7 @@ async fn make(
         tokio::select! {
             _ = tokio::time::sleep(t.poll) => {}
             _ = cancelled(&mut cancel) => {
-                made.step.status = "failed".into();
-                made.step.error = Some(format!("the drill was interrupted while {} {} was not yet verified", c.kind.name(), c.name));
-                made.evidence = "interrupted before it verified".into();
-                made.step.duration_ms = Some(now().saturating_sub(begin));
+                interrupted(&mut made);
                 return made;
             }
         }
