@@ -1007,3 +1007,79 @@ async fn a_stopping_service_turns_its_isolated_drill_to_the_cleanup() {
     );
     assert!(report["resources"][0]["removed_at_ms"].is_u64(), "{report}");
 }
+
+/// A POST with a session cookie and its CSRF token, as the console sends it.
+fn console_post(path: &str, cookie: &str, csrf: &str, body: Value) -> Request<Body> {
+    Request::post(path)
+        .header("content-type", "application/json")
+        .header("cookie", cookie)
+        .header("host", "127.0.0.1:8080")
+        .header("x-csrf-token", csrf)
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standing_by_instance_says_why_it_cannot_forward_an_action() {
+    use pilotlight_server::control::LeaderSeen;
+    use pilotlight_server::forward::{wrap, Forwarding};
+    let r = rig();
+    let control = r.api.control().clone();
+    control.stand_by();
+    assert!(!control.is_leader());
+    let app = wrap(
+        app(r.api.clone()),
+        Forwarding::new(control.clone(), r.api.auth().clone(), None),
+    );
+    let start = json!({"runbook": "failover", "reason": "test", "confirm": "svc"});
+    let message = |v: &Value| v["error"].as_str().unwrap_or_default().to_string();
+
+    // No leader known yet.
+    let (s, v) = call(&app, post("/api/v1/runs", Some("operator"), start.clone())).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(message(&v).contains("no instance holds the lease"), "{v}");
+
+    // A leader that advertises no address.
+    control.set_leader_seen(Some(LeaderSeen {
+        instance: "ctl-a".into(),
+        address: None,
+        epoch: 3,
+    }));
+    let (s, v) = call(&app, post("/api/v1/runs", Some("operator"), start.clone())).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(message(&v).contains("--advertise-url"), "{v}");
+
+    // A leader that does not answer: 502, and the operator is told to check before retrying.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    control.set_leader_seen(Some(LeaderSeen {
+        instance: "ctl-a".into(),
+        address: Some(address.clone()),
+        epoch: 3,
+    }));
+    let (s, v) = call(&app, post("/api/v1/runs", Some("operator"), start.clone())).await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "{v}");
+    assert!(
+        message(&v).contains("did not answer") && message(&v).contains("check the run list"),
+        "{v}"
+    );
+
+    // A console session's action, with no forwarding key shared: 503 naming the leader's console.
+    let (cookie, csrf) = sign_in(&r, "operator").await;
+    let (s, v) = call(
+        &app,
+        console_post("/api/v1/runs", &cookie, &csrf, start.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(
+        message(&v).contains("share no forwarding key") && message(&v).contains(&address),
+        "{v}"
+    );
+
+    // Reads are served here; nothing was started anywhere.
+    let (s, _) = call(&app, get("/api/v1/runs", Some("viewer"))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(r.journal.runs(None, 10).await.unwrap().is_empty());
+}
