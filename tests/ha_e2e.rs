@@ -672,4 +672,45 @@ async fn follower_forwards_actions_to_the_leader() {
         );
     }
     assert_no_duplicate_side_effects(&ha.world);
+
+    // A drill sent to the follower is conducted by the leader, and its report, kept in the HA
+    // store, is listed by the follower.
+    let (status, v, to) = post(&b.url, "/api/v1/runs", |r| {
+        r.bearer_auth(&operator).json(&serde_json::json!({
+            "runbook": "drill", "mode": "isolated", "reason": "drill through a follower",
+            "confirm": env,
+        }))
+    })
+    .await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(to.as_deref(), Some("a"), "conducted by the leader");
+    let drill_id = v["drill_id"].as_str().expect("a drill id").to_string();
+    let listed = |url: String| {
+        let operator = operator.clone();
+        async move {
+            reqwest::Client::new()
+                .get(format!("{url}/api/v1/drills"))
+                .bearer_auth(&operator)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    eventually(
+        Duration::from_secs(120),
+        "the follower lists the drill the leader conducted",
+        || async {
+            listed(b.url.clone()).await["drills"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|d| d["id"] == drill_id.as_str()))
+        },
+    )
+    .await;
+    let on_a = listed(a.url.clone()).await;
+    assert_eq!(on_a["current"]["id"], drill_id.as_str(), "{on_a}");
+    assert_eq!(on_a["current"]["status"], "finished", "{on_a}");
+    assert_eq!(on_a["current"]["error"], Value::Null, "{on_a}");
 }

@@ -203,7 +203,7 @@ pub async fn serve(
     // The audit log: the journal's (SQLite, or the HA store's one chain for every instance).
     let audit: Arc<dyn pilotlight_core::audit::AuditLog>;
     // Drill reports: in the local SQLite journal, where `pilotlight drill` on this host stores
-    // them (the HA store keeps none).
+    // them; in HA mode in the HA store, with the runs.
     let drills: Arc<dyn pilotlight_drill::store::DrillReports>;
     let (journal, executor): (Arc<dyn Journal>, _) = match &ha {
         None => {
@@ -266,7 +266,9 @@ pub async fn serve(
                 make_acting,
             });
             audit = Arc::new(journal.clone());
-            drills = open_journal(&paths.journal)?;
+            // Drill reports in the HA store too: a drill the leader conducts is listed by every
+            // instance.
+            drills = Arc::new(journal.clone());
             let journal: Arc<dyn Journal> = Arc::new(journal);
             // Never acts: the instance stands by until elected, and then acts with the fenced
             // journal's executor.

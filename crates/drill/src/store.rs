@@ -1,6 +1,6 @@
 //! Where drill reports are kept: the [`DrillReports`] trait (implemented by the SQLite journal
-//! in `pilotlight-store`), separate from the run `Journal` so that journals that do not keep
-//! drills (the DynamoDB journal, for now) need not implement it.
+//! and the DynamoDB journal in `pilotlight-store`), separate from the run `Journal` so that a
+//! journal that does not keep drills need not implement it.
 
 use crate::model::{DrillReport, Mode};
 use serde::{Deserialize, Serialize};

@@ -1291,7 +1291,7 @@ async fn start_drill(api: Api, p: Principal, b: StartBody) -> Response {
         }
     };
     let Some(store) = api.drills.clone() else {
-        return deny(StatusCode::SERVICE_UNAVAILABLE, "this control service keeps no drill store (in HA mode drills are not stored yet), so it cannot run a drill: run `pilotlight drill` on a host".into()).await;
+        return deny(StatusCode::SERVICE_UNAVAILABLE, "this control service was started without a drill store, so it cannot run a drill: run `pilotlight drill` on a host".into()).await;
     };
     let Some(runner) = api.drill_runs.runner.clone() else {
         return deny(StatusCode::SERVICE_UNAVAILABLE, "this control service was started without the drill's adapters: run `pilotlight drill` on a host".into()).await;

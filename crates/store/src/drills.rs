@@ -1,7 +1,10 @@
-//! Drill reports in the SQLite journal: [`pilotlight_drill::store::DrillReports`] on
-//! [`SqliteJournal`] (table `drill_reports`, migration 3). A report is stored once, at the end of
-//! its drill, whole (JSON), with the columns `pilotlight drills` lists beside it.
+//! Drill reports in the journals: [`pilotlight_drill::store::DrillReports`] on
+//! [`SqliteJournal`] (table `drill_reports`, migration 3) and on [`DynamoJournal`] (the HA store:
+//! the whole report in item `#drill#<id>`, and a summary appended to partition `#drills#` that the
+//! list reads). A report is stored once, at the end of its drill, whole (JSON), with what
+//! `pilotlight drills` lists beside it.
 
+use crate::dynamodb::DynamoJournal;
 use crate::error::Fail;
 use crate::sqlite::{from_json, from_sql_int, to_json, to_sql_int, SqliteJournal};
 use pilotlight_core::journal::JournalError;
@@ -9,7 +12,7 @@ use pilotlight_drill::store::{DrillReports, DrillStoreError, DrillSummary};
 use pilotlight_drill::{DrillReport, Mode};
 use rusqlite::{params, OptionalExtension};
 
-fn store_error(e: JournalError) -> DrillStoreError {
+pub(crate) fn store_error(e: JournalError) -> DrillStoreError {
     match e {
         JournalError::NotFound(id) => DrillStoreError::NotFound(id),
         e @ JournalError::Locked { .. } => DrillStoreError::Busy(e.to_string()),
@@ -105,6 +108,110 @@ impl DrillReports for SqliteJournal {
         from_json(&json, "drill report").map_err(|e| match e {
             Fail::Corrupt(m) | Fail::Other(m) => DrillStoreError::Other(m),
             other => DrillStoreError::Other(format!("{other:?}")),
+        })
+    }
+}
+
+/// Partition of the drill summaries in the HA store, appended in the order drills end.
+const DRILLS_PK: &str = "#drills#";
+
+fn drill_pk(id: &str) -> String {
+    format!("#drill#{id}")
+}
+
+/// A DynamoDB item holds at most 400 KB; a report is refused well before that.
+const MAX_REPORT_BYTES: usize = 350 * 1024;
+
+fn summary_attrs(d: &DrillSummary) -> crate::dynamodb::Item {
+    use crate::dynamodb::{n, s};
+    let mut item = std::collections::HashMap::from([
+        ("kind".to_string(), s("drill")),
+        ("drill_id".to_string(), s(&d.id)),
+        ("environment".to_string(), s(&d.environment)),
+        ("mode".to_string(), s(d.mode.name())),
+        ("started_at_ms".to_string(), n(d.started_at_ms)),
+        ("finished_at_ms".to_string(), n(d.finished_at_ms)),
+        (
+            "passed".to_string(),
+            aws_sdk_dynamodb::types::AttributeValue::Bool(d.passed),
+        ),
+    ]);
+    if let Some(v) = d.rto_ms {
+        item.insert("rto_ms".into(), n(v));
+    }
+    if let Some(v) = d.rpo_ms {
+        item.insert("rpo_ms".into(), n(v));
+    }
+    item
+}
+
+#[async_trait::async_trait]
+impl DrillReports for DynamoJournal {
+    async fn save_drill(&self, report: &DrillReport) -> Result<(), DrillStoreError> {
+        let json = serde_json::to_string(report)
+            .map_err(|e| DrillStoreError::Other(format!("cannot encode the drill report: {e}")))?;
+        if json.len() > MAX_REPORT_BYTES {
+            return Err(DrillStoreError::Other(format!(
+                "the drill report of {} is {} KB, more than the {} KB a DynamoDB item of the HA store holds; it was written to the report directory only",
+                report.id,
+                json.len() / 1024,
+                MAX_REPORT_BYTES / 1024
+            )));
+        }
+        let summary = DrillSummary::of(report);
+        let mut whole = summary_attrs(&summary);
+        whole.insert("report".into(), crate::dynamodb::s(&json));
+        self.put_drill(&drill_pk(&report.id), whole, summary_attrs(&summary))
+            .await
+            .map_err(|e| store_error(e.into()))?;
+        tracing::info!(drill_id = %report.id, environment = %report.environment, passed = report.verdict.passed, "drill report stored in the HA store");
+        Ok(())
+    }
+
+    async fn drills(
+        &self,
+        environment: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DrillSummary>, DrillStoreError> {
+        let items = self
+            .partition(DRILLS_PK, false)
+            .await
+            .map_err(|e| store_error(e.into()))?;
+        let mut out: Vec<DrillSummary> = Vec::new();
+        for item in &items {
+            let d = self
+                .decode_drill_summary(item)
+                .map_err(|e| store_error(e.into()))?;
+            if environment.is_some_and(|e| e != d.environment) || out.iter().any(|o| o.id == d.id) {
+                continue;
+            }
+            out.push(d);
+        }
+        out.sort_by(|a, b| {
+            b.started_at_ms
+                .cmp(&a.started_at_ms)
+                .then_with(|| b.id.cmp(&a.id))
+        });
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn drill(&self, id: &str) -> Result<DrillReport, DrillStoreError> {
+        let item = self
+            .drill_item(&drill_pk(id))
+            .await
+            .map_err(|e| store_error(e.into()))?
+            .ok_or_else(|| DrillStoreError::NotFound(id.to_string()))?;
+        let json = match item.get("report") {
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(j)) => j,
+            _ => {
+                return Err(DrillStoreError::Other(format!(
+                    "the stored drill {id} has no report attribute"
+                )))
+            }
+        };
+        serde_json::from_str(json).map_err(|e| {
+            DrillStoreError::Other(format!("the stored drill {id} cannot be read: {e}"))
         })
     }
 }

@@ -568,7 +568,7 @@ pub(crate) fn n(v: impl std::fmt::Display) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn key(pk: &str, seq: u64) -> Item {
+pub(crate) fn key(pk: &str, seq: u64) -> Item {
     HashMap::from([("run_id".to_string(), s(pk)), ("seq".to_string(), n(seq))])
 }
 
@@ -1218,6 +1218,74 @@ impl DynamoJournal {
             detail: t.string(item, "detail")?,
             prev_hash: t.string(item, "prev_hash")?,
             hash: t.string(item, "hash")?,
+        })
+    }
+}
+
+impl DynamoJournal {
+    /// Put a drill's whole item at `pk` (seq 0, replacing an earlier one) and append its summary
+    /// to `#drills#`; fenced like every write of the leader.
+    pub(crate) async fn put_drill(
+        &self,
+        pk: &str,
+        whole: Item,
+        summary: Item,
+    ) -> Result<(), DynamoError> {
+        let mut item = key(pk, 0);
+        item.extend(whole);
+        let put = self.table.put(item, None, &[], vec![])?;
+        match self.write(vec![put]).await? {
+            Outcome::Applied => {}
+            _ => {
+                return Err(DynamoError::Contended {
+                    table: self.table.label(),
+                    what: "storing a drill report".into(),
+                    attempts: 1,
+                })
+            }
+        }
+        self.append_to("#drills#", summary, "listing a drill report")
+            .await?;
+        Ok(())
+    }
+
+    /// Every item of partition `pk`, ascending or descending by `seq`.
+    pub(crate) async fn partition(
+        &self,
+        pk: &str,
+        forward: bool,
+    ) -> Result<Vec<Item>, DynamoError> {
+        self.table.query(pk, None, forward, None).await
+    }
+
+    /// The item at `pk`, seq 0.
+    pub(crate) async fn drill_item(&self, pk: &str) -> Result<Option<Item>, DynamoError> {
+        self.table.get(key(pk, 0)).await
+    }
+
+    /// A drill summary item of `#drills#`.
+    pub(crate) fn decode_drill_summary(
+        &self,
+        item: &Item,
+    ) -> Result<pilotlight_drill::store::DrillSummary, DynamoError> {
+        let t = &self.table;
+        let mode = t.string(item, "mode")?;
+        let opt = |name: &str| -> Result<Option<u64>, DynamoError> {
+            match item.get(name) {
+                None => Ok(None),
+                Some(_) => t.num(item, name).map(Some),
+            }
+        };
+        Ok(pilotlight_drill::store::DrillSummary {
+            id: t.string(item, "drill_id")?,
+            environment: t.string(item, "environment")?,
+            mode: serde_json::from_value(serde_json::Value::String(mode.clone()))
+                .map_err(|_| t.corrupt(format!("stored drill mode `{mode}` is unknown")))?,
+            started_at_ms: t.num(item, "started_at_ms")?,
+            finished_at_ms: t.num(item, "finished_at_ms")?,
+            passed: matches!(item.get("passed"), Some(AttributeValue::Bool(true))),
+            rto_ms: opt("rto_ms")?,
+            rpo_ms: opt("rpo_ms")?,
         })
     }
 }

@@ -1,6 +1,9 @@
-//! Drill reports in the SQLite journal: stored whole and read back equal, listed newest first
-//! per environment with the columns `pilotlight drills` shows, kept across a reopen, and an
-//! unknown id is `NotFound`.
+//! Drill reports in the SQLite journal and in the HA store (DynamoDB on moto): stored whole and
+//! read back equal, listed newest first per environment with the columns `pilotlight drills`
+//! shows, a report stored again listed once, kept across a reopen (SQLite), and an unknown id is
+//! `NotFound`.
+
+mod common;
 
 use pilotlight_drill::store::{DrillReports, DrillStoreError};
 use pilotlight_drill::*;
@@ -48,19 +51,17 @@ fn report(id: &str, env: &str, started: u64, passed: bool) -> DrillReport {
     }
 }
 
-#[tokio::test]
-async fn reports_are_stored_listed_and_read_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("j.db");
-    let j = SqliteJournal::open(&path).unwrap();
+/// Store three reports in `j`, then `reopen` and check what is listed and read back.
+async fn conforms<J: DrillReports>(j: J, reopen: impl FnOnce(J) -> J) {
     let a = report("drill-a", "confer", 1_000, true);
     let b = report("drill-b", "confer", 5_000, false);
     let other = report("drill-c", "other", 9_000, true);
     for r in [&a, &b, &other] {
         j.save_drill(r).await.unwrap();
     }
-    drop(j);
-    let j = SqliteJournal::open(&path).unwrap();
+    // Stored again (same id): replaced, listed once.
+    j.save_drill(&b).await.unwrap();
+    let j = reopen(j);
     let listed = j.drills(Some("confer"), 10).await.unwrap();
     assert_eq!(
         listed.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
@@ -77,4 +78,22 @@ async fn reports_are_stored_listed_and_read_back() {
         Err(DrillStoreError::NotFound(id)) => assert_eq!(id, "nope"),
         other => panic!("expected NotFound, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn reports_are_stored_listed_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let j = SqliteJournal::open(&path).unwrap();
+    conforms(j, |j| {
+        drop(j);
+        SqliteJournal::open(&path).unwrap()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ha_store_keeps_drill_reports_too() {
+    let store = common::store().await;
+    conforms(store.journal(), |j| j).await;
 }
