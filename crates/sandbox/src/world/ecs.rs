@@ -142,8 +142,9 @@ async fn ensure_service(
             .await?
             .is_none();
         if !existed {
-            // The emulator starts a new service's tasks only on an update: repeat the desired
-            // count once (a no-op on AWS) so its running count matches, as on AWS.
+            // moto starts a new service's tasks only on an update: repeat the desired count once
+            // (a no-op on AWS, and on Pilotlight's emulator, whose ECS scheduler layer does the
+            // same) so that a sandbox built on bare moto matches AWS too.
             ctx.call("ecs", "UpdateService", &label, region)
                 .send(|| {
                     ecs.update_service()
