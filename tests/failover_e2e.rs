@@ -16,7 +16,11 @@ fn forwarded(world: &World, service: &str, region: &str, op: &str) -> u64 {
         .faults
         .iter()
         .filter(|f| {
-            f.service == service && f.region == region && f.operation == op && f.action != "delay"
+            f.service == service
+                && f.region == region
+                && f.operation == op
+                && f.action != "delay"
+                && f.action != "delay_answer"
         })
         .map(|f| f.count)
         .sum();
@@ -317,6 +321,78 @@ async fn lag_over_budget() {
     let decisions = rep["decisions"].as_array().unwrap();
     assert!(decisions.iter().any(|d| d["kind"] == "allow_data_loss" && d["why"].as_str().unwrap().contains("4 min")), "{decisions:#?}");
     assert_failed_over(&world).await;
+}
+
+/// The promotion is applied but its answer comes after the client's read timeout (a lost
+/// answer): it is never sent again. The step reads the live state, finds the promotion done and
+/// the run goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_promotion_whose_answer_is_lost_is_not_sent_again() {
+    let world = World::up().await;
+    let text = std::fs::read_to_string(&world.config_path).unwrap();
+    let quick = text.replace("read_timeout = \"20s\"", "read_timeout = \"2s\"");
+    assert_ne!(quick, text, "the sandbox config states the read timeout");
+    std::fs::write(&world.config_path, quick).unwrap();
+    world
+        .emu
+        .faults()
+        .add(
+            FaultRule::new(FaultAction::DelayAnswer { ms: 5000 })
+                .for_service("rds")
+                .for_operation("PromoteReadReplica")
+                .times(1),
+        )
+        .expect("valid fault rule");
+    let run = world.failover(&["--output", "json"], &[]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        world.emu.stats().fault_count("delay_answer"),
+        1,
+        "the answer was held"
+    );
+    assert_eq!(
+        forwarded(&world, "rds", world.dr(), "PromoteReadReplica"),
+        1,
+        "a promotion whose answer was lost is not sent again"
+    );
+    assert_failed_over(&world).await;
+    // The lost answer was logged with its hint, and the second attempt of the step read the
+    // live state instead of sending the promotion again.
+    assert!(
+        run.stderr.contains("step attempt failed; retrying")
+            && run.stderr.contains("may have been applied"),
+        "{}",
+        run.stderr
+    );
+    let journal = world.journal();
+    let list = pilotlight(&["--journal", &journal, "runs", "--output", "json"]).await;
+    let id = list.json()[0]["id"].as_str().unwrap().to_string();
+    let show = pilotlight(&[
+        "--journal",
+        &journal,
+        "runs",
+        "show",
+        &id,
+        "--output",
+        "json",
+    ])
+    .await;
+    let steps = show.json()["steps"].clone();
+    let promote = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "promote-db/db")
+        .expect("the promotion step")
+        .clone();
+    assert_eq!(promote["attempts"], 2, "{promote:#}");
+    assert!(
+        promote["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("already in place"),
+        "{promote:#}"
+    );
 }
 
 /// Scenario 7 (`throttled_api`): 40% of ECS, Auto Scaling and RDS calls throttled, with added

@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{
 use common::{assert_no_duplicate_side_effects, bin, endpoint, send_signal, World, RUNBOOKS};
 use pilotlight_core::journal::Journal;
 use pilotlight_core::run::RunStatus;
+use pilotlight_testkit::{FaultAction, FaultRule};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -352,11 +353,31 @@ async fn leader_killed_mid_failover() {
 async fn frozen_leader() {
     let _one = SERIAL.lock().await;
     let ha = Ha::new().await;
+    // A read timeout shorter than the freeze: the held promotion's timeout has fired when the
+    // frozen leader wakes.
+    let text = std::fs::read_to_string(&ha.config).unwrap();
+    let short = text.replace("read_timeout = \"20s\"", "read_timeout = \"4s\"");
+    assert_ne!(short, text, "the sandbox config states the read timeout");
+    std::fs::write(&ha.config, short).unwrap();
     let a = ha.instance("a", &[]).await;
     let first = a.wait_leader(Duration::from_secs(30)).await;
     let b = ha.instance("b", &[]).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
+    // The promotion is applied at once but its answer is held past the freeze, so the frozen
+    // leader wakes still waiting for it and its read timeout fires: the attempt must not be
+    // sent again (not retried as a change that may have been applied, and not past the lapsed
+    // grant). CI once saw this race decided the wrong way: two promotions.
+    ha.world
+        .emu
+        .faults()
+        .add(
+            FaultRule::new(FaultAction::DelayAnswer { ms: 120_000 })
+                .for_service("rds")
+                .for_operation("PromoteReadReplica")
+                .times(1),
+        )
+        .expect("valid fault rule");
     outage_until_promotion(&ha, &a).await;
     send_signal(a.pid(), 19); // SIGSTOP
     let second = b.wait_leader(Duration::from_secs(30)).await;

@@ -438,7 +438,7 @@ impl AwsActuator {
         );
         let client = self.ecs(region).await;
         self.caller
-            .call("ecs", region, "UpdateService", || {
+            .call_change("ecs", region, "UpdateService", || {
                 client
                     .update_service()
                     .cluster(cluster)
@@ -550,7 +550,7 @@ impl AwsActuator {
             let target = as_i32(desired, "autoscaling", region, op)?;
             let (new_min, new_max) = (min.min(desired), max.max(desired));
             self.caller
-                .call("autoscaling", region, op, || {
+                .call_change("autoscaling", region, op, || {
                     let req = client
                         .update_auto_scaling_group()
                         .auto_scaling_group_name(group)
@@ -576,7 +576,7 @@ impl AwsActuator {
             let op = "SetDesiredCapacity";
             let target = as_i32(desired, "autoscaling", region, op)?;
             self.caller
-                .call("autoscaling", region, op, || {
+                .call_change("autoscaling", region, op, || {
                     client
                         .set_desired_capacity()
                         .auto_scaling_group_name(group)
@@ -697,7 +697,7 @@ impl AwsActuator {
         let client = self.rds(region).await;
         let out = self
             .caller
-            .call("rds", region, "PromoteReadReplica", || {
+            .call_change_once("rds", region, "PromoteReadReplica", || {
                 client
                     .promote_read_replica()
                     .db_instance_identifier(instance)
@@ -851,7 +851,7 @@ impl AwsActuator {
         let client = self.rds(region).await;
         if planned {
             self.caller
-                .call("rds", region, "SwitchoverGlobalCluster", || {
+                .call_change_once("rds", region, "SwitchoverGlobalCluster", || {
                     client
                         .switchover_global_cluster()
                         .global_cluster_identifier(global_cluster)
@@ -865,7 +865,7 @@ impl AwsActuator {
             ))
         } else {
             self.caller
-                .call("rds", region, "FailoverGlobalCluster", || {
+                .call_change_once("rds", region, "FailoverGlobalCluster", || {
                     client
                         .failover_global_cluster()
                         .global_cluster_identifier(global_cluster)
@@ -1030,7 +1030,7 @@ impl AwsActuator {
         let region = self.route53_region.as_str();
         let client = self.route53().await;
         self.caller
-            .call("route53", region, "UpdateHealthCheck", || {
+            .call_change("route53", region, "UpdateHealthCheck", || {
                 client
                     .update_health_check()
                     .health_check_id(&hc)
@@ -1177,7 +1177,7 @@ impl AwsActuator {
         let client = self.route53().await;
         let out = self
             .caller
-            .call("route53", region, "ChangeResourceRecordSets", || {
+            .call_change("route53", region, "ChangeResourceRecordSets", || {
                 client
                     .change_resource_record_sets()
                     .hosted_zone_id(shift.zone_id)

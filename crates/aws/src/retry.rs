@@ -8,6 +8,7 @@
 use crate::error::{classify, is_throttling, HttpStatus};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use pilotlight_core::capability::SendGate;
 use pilotlight_core::model::AwsSettings;
 use pilotlight_core::{CapabilityError, ErrorClass};
 use rand::Rng;
@@ -249,12 +250,39 @@ struct Inner {
     counters: Mutex<HashMap<(String, String), Arc<Counters>>>,
 }
 
+/// The gate a [`Caller`] waits on before every attempt of a change (see
+/// [`Caller::with_send_gate`]).
+#[derive(Clone)]
+struct Gate(Arc<dyn SendGate>);
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SendGate")
+    }
+}
+
+/// What a call does to the world, which decides whether it is gated and what is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    /// Reads, and changes no lease guards: never gated, every retryable error retried.
+    Read,
+    /// Changes to a stated end (set a count, UPSERT a record): gated before every attempt,
+    /// every retryable error retried (sending it twice ends in the same state).
+    Change,
+    /// A change that must never be sent twice (a promotion, a global failover): gated before
+    /// every attempt, and retried only when the answer proves it was not applied (throttling).
+    /// Any other failure may hide an applied request (a timeout, a lost answer, a 5xx), so it is
+    /// returned: the executor reads the live state before it decides to send it again.
+    ChangeOnce,
+}
+
 /// Makes AWS calls: rate-limited, classified, retried with backoff, traced and counted.
 /// Cheap to clone; clones share limiters and counters.
 #[derive(Debug, Clone)]
 pub struct Caller {
     inner: Arc<Inner>,
     policy: RetryPolicy,
+    gate: Option<Gate>,
 }
 
 impl Caller {
@@ -267,6 +295,18 @@ impl Caller {
                 counters: Mutex::new(HashMap::new()),
             }),
             policy: RetryPolicy::from_settings(settings),
+            gate: None,
+        }
+    }
+
+    /// A caller sharing this one's limiters and counters whose changes
+    /// ([`Caller::call_change`], [`Caller::call_change_once`]) wait on `gate` before every
+    /// attempt, retries included: the HA leader's actuator, so that a leader whose grant ended
+    /// while it was frozen or backing off never sends another attempt.
+    pub fn with_send_gate(&self, gate: Arc<dyn SendGate>) -> Self {
+        Caller {
+            gate: Some(Gate(gate)),
+            ..self.clone()
         }
     }
 
@@ -281,6 +321,7 @@ impl Caller {
         Caller {
             inner: self.inner.clone(),
             policy,
+            gate: self.gate.clone(),
         }
     }
 
@@ -337,7 +378,9 @@ impl Caller {
 
     /// Calls `f` (one SDK operation, e.g. `|| client.describe_table().table_name(t).send()`)
     /// under the rate limit of (`service`, `region`), retrying retryable errors with backoff
-    /// and unreachable endpoints up to [`UNREACHABLE_MAX_ATTEMPTS`] times.
+    /// and unreachable endpoints up to [`UNREACHABLE_MAX_ATTEMPTS`] times. Never waits on the
+    /// send gate: for reads, and for changes made outside a run's actions (drill copies,
+    /// canaries, notifications), which no lease guards.
     pub async fn call<T, E, R, F, Fut>(
         &self,
         service: &str,
@@ -351,9 +394,59 @@ impl Caller {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, R>>>,
     {
-        self.run(service, region, operation, |_, _| false, f)
+        self.run(service, region, operation, Effect::Read, |_, _| false, f)
             .await
             .map(|v| v.expect("no error is mapped to None"))
+    }
+
+    /// Like [`Caller::call`], for a call that changes AWS to a stated end (set a desired count,
+    /// UPSERT a record), so that sending it twice is harmless: waits on the send gate, when
+    /// there is one, before every attempt.
+    pub async fn call_change<T, E, R, F, Fut>(
+        &self,
+        service: &str,
+        region: &str,
+        operation: &str,
+        f: F,
+    ) -> Result<T, CapabilityError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: HttpStatus + std::fmt::Debug,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    {
+        self.run(service, region, operation, Effect::Change, |_, _| false, f)
+            .await
+            .map(|v| v.expect("no error is mapped to None"))
+    }
+
+    /// Like [`Caller::call_change`], for a change that must never be sent twice (a promotion, a
+    /// global-cluster failover). Retried only after throttling, which proves it was not applied;
+    /// any other error is returned at once, since the request may have been applied (a timeout,
+    /// a lost answer), with a hint to read the live state before sending it again.
+    pub async fn call_change_once<T, E, R, F, Fut>(
+        &self,
+        service: &str,
+        region: &str,
+        operation: &str,
+        f: F,
+    ) -> Result<T, CapabilityError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: HttpStatus + std::fmt::Debug,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    {
+        self.run(
+            service,
+            region,
+            operation,
+            Effect::ChangeOnce,
+            |_, _| false,
+            f,
+        )
+        .await
+        .map(|v| v.expect("no error is mapped to None"))
     }
 
     /// Like [`Caller::call`], but an error whose code is in `not_found` (e.g.
@@ -375,7 +468,8 @@ impl Caller {
     {
         let is_not_found =
             |code: Option<&str>, _: Option<&str>| code.is_some_and(|c| not_found.contains(&c));
-        self.run(service, region, operation, is_not_found, f).await
+        self.run(service, region, operation, Effect::Read, is_not_found, f)
+            .await
     }
 
     /// Like [`Caller::call_opt`] with a predicate over the service error's (code, message), for
@@ -395,14 +489,17 @@ impl Caller {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, R>>>,
     {
-        self.run(service, region, operation, is_not_found, f).await
+        self.run(service, region, operation, Effect::Read, is_not_found, f)
+            .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn run<T, E, R, P, F, Fut>(
         &self,
         service: &str,
         region: &str,
         operation: &str,
+        effect: Effect,
         is_not_found: P,
         mut f: F,
     ) -> Result<Option<T>, CapabilityError>
@@ -430,6 +527,11 @@ impl Caller {
                     "rate limited"
                 );
             }
+            if effect != Effect::Read {
+                if let Some(Gate(gate)) = &self.gate {
+                    gate.wait_open().await;
+                }
+            }
             counters.attempts.fetch_add(1, Ordering::Relaxed);
             let sdk_err = match f().await {
                 Ok(v) => {
@@ -453,10 +555,22 @@ impl Caller {
             }
             let mut err = classify(service, region, operation, &sdk_err);
             let code = err.code.clone().unwrap_or_default();
-            if is_throttling(&code, Some(&err.message)) {
+            let throttled = is_throttling(&code, Some(&err.message));
+            if throttled {
                 counters.throttles.fetch_add(1, Ordering::Relaxed);
             }
-            let allowed = self.policy.attempts_for(err.class);
+            let allowed = if effect == Effect::ChangeOnce && !throttled {
+                if err.class == ErrorClass::Retryable || err.class == ErrorClass::Unreachable {
+                    err.hint = format!(
+                        "the request may have been applied: read the live state before sending \
+                         it again (the executor does); {}",
+                        err.hint
+                    );
+                }
+                1
+            } else {
+                self.policy.attempts_for(err.class)
+            };
             if attempt >= allowed {
                 counters.failures.fetch_add(1, Ordering::Relaxed);
                 if attempt > 1 {
@@ -652,6 +766,117 @@ mod tests {
             })
             .await;
         (r, n.load(Ordering::SeqCst))
+    }
+
+    /// Which entry point of [`Caller`] a scripted call goes through.
+    #[derive(Clone, Copy)]
+    enum Via {
+        Read,
+        Change,
+        ChangeOnce,
+    }
+
+    /// Like [`scripted`], through `via`.
+    async fn scripted_via(
+        caller: &Caller,
+        via: Via,
+        script: Vec<Result<u32, Sdk>>,
+    ) -> (Result<u32, CapabilityError>, usize) {
+        let script = std::sync::Mutex::new(script.into_iter());
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        let f = || {
+            n.fetch_add(1, Ordering::SeqCst);
+            let next = script.lock().unwrap().next().expect("script exhausted");
+            async move { next }
+        };
+        let (s, r, op) = ("rds", "us-west-2", "PromoteReadReplica");
+        let out = match via {
+            Via::Read => caller.call(s, r, op, f).await,
+            Via::Change => caller.call_change(s, r, op, f).await,
+            Via::ChangeOnce => caller.call_change_once(s, r, op, f).await,
+        };
+        (out, n.load(Ordering::SeqCst))
+    }
+
+    /// A gate closed until `open` is set, counting how often it was waited on.
+    #[derive(Default)]
+    struct TestGate {
+        open: std::sync::atomic::AtomicBool,
+        waits: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl SendGate for TestGate {
+        async fn wait_open(&self) {
+            self.waits.fetch_add(1, Ordering::SeqCst);
+            while !self.open.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_once_is_not_repeated_after_an_ambiguous_failure() {
+        let caller = Caller::new(&AwsSettings::default());
+        // A timeout or a 5xx may hide an applied promotion: returned after one attempt, with a
+        // hint to read the live state first.
+        for failure in [
+            SdkError::timeout_error("attempt timed out"),
+            service_error("InternalFailure", 500),
+            refused(),
+        ] {
+            let (r, attempts) = scripted_via(&caller, Via::ChangeOnce, vec![Err(failure)]).await;
+            let err = r.unwrap_err();
+            assert_eq!(attempts, 1, "{err}");
+            assert!(err.hint.contains("may have been applied"), "{err}");
+        }
+        // Throttling proves it was not applied: retried.
+        let script = vec![Err(service_error("Throttling", 400)), Ok(1)];
+        let (r, attempts) = scripted_via(&caller, Via::ChangeOnce, script).await;
+        assert_eq!((r.unwrap(), attempts), (1, 2));
+        // A change to a stated end is retried after a timeout, as a read is.
+        for via in [Via::Change, Via::Read] {
+            let script = vec![Err(SdkError::timeout_error("attempt timed out")), Ok(2)];
+            let (r, attempts) = scripted_via(&caller, via, script).await;
+            assert_eq!((r.unwrap(), attempts), (2, 2));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_attempt_of_a_change_waits_on_the_send_gate() {
+        let gate = Arc::new(TestGate::default());
+        let caller = Caller::new(&AwsSettings::default()).with_send_gate(gate.clone());
+        // Reads pass a closed gate.
+        let (r, _) = scripted_via(&caller, Via::Read, vec![Ok(1)]).await;
+        assert_eq!(r.unwrap(), 1);
+        assert_eq!(gate.waits.load(Ordering::SeqCst), 0);
+        // A change waits while the gate is closed: no attempt is sent.
+        let run = {
+            let caller = caller.clone();
+            tokio::spawn(async move {
+                let script = vec![Err(service_error("Throttling", 400)), Ok(3)];
+                scripted_via(&caller, Via::Change, script).await
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(
+            !run.is_finished(),
+            "a change was sent through a closed gate"
+        );
+        assert_eq!(
+            caller.stats().get("rds", "PromoteReadReplica").attempts,
+            1,
+            "no attempt but the read's while the gate is closed"
+        );
+        gate.open.store(true, Ordering::SeqCst);
+        let (r, attempts) = run.await.unwrap();
+        assert_eq!((r.unwrap(), attempts), (3, 2));
+        // The retry waited on the gate again.
+        assert_eq!(gate.waits.load(Ordering::SeqCst), 2);
+        // Clones with another policy keep the gate.
+        let other = caller.with_policy(RetryPolicy::default());
+        let (_, _) = scripted_via(&other, Via::ChangeOnce, vec![Ok(4)]).await;
+        assert_eq!(gate.waits.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,8 +1,8 @@
 //! The permissions table (`pilotlight_aws::permissions`) against what it describes:
 //! - the code: this crate's sources and the HA store's (`crates/store/src`, the files that use
-//!   `Caller`) are scanned for every call through `Caller` (`call`, `call_opt`, `call_opt_if`),
-//!   and the (service, operation) pairs found must equal the table's, so a new AWS call without
-//!   a table entry fails here;
+//!   `Caller`) are scanned for every call through `Caller` (`call`, `call_opt`, `call_opt_if`,
+//!   `call_change`, `call_change_once`), and the (service, operation) pairs found must equal the
+//!   table's, so a new AWS call without a table entry fails here;
 //! - the IAM template `infra/pilotlight-iam.yaml`: every policy grants exactly the actions of its
 //!   capabilities on exactly their resources, and every role exactly those of its capabilities;
 //! - the docs: the permission tables of `docs/deploying.md` are `permissions::markdown()`
@@ -333,7 +333,10 @@ fn scan() -> (Vec<Call>, Vec<String>) {
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .unwrap_or(rest.len());
             let name = &rest[..name_len];
-            if !matches!(name, "call" | "call_opt" | "call_opt_if") {
+            if !matches!(
+                name,
+                "call" | "call_opt" | "call_opt_if" | "call_change" | "call_change_once"
+            ) {
                 continue;
             }
             let after = &rest[name_len..];

@@ -17,6 +17,7 @@ use pilotlight_core::runbook::{Direction, Runbook};
 use pilotlight_executor::{
     Capabilities, ExecError, Executor, ExecutorSettings, StartRequest, SystemClock,
 };
+use pilotlight_server::leader::{GuardedActuator, LeaderGuard};
 use pilotlight_store::SqliteJournal;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -131,21 +132,31 @@ pub(crate) fn notifier(
 }
 
 pub(crate) fn executor(env: &EnvironmentConfig, journal: Arc<dyn Journal>) -> Executor {
-    executor_with(env, journal, |a| a)
+    executor_with(env, journal, None)
 }
 
-/// An executor whose actuator is `wrap`ped (the HA control service guards it with its lease).
+/// An executor whose actuator is guarded by the HA control service's lease when `guard` is
+/// given: every action waits for a valid grant ([`GuardedActuator`]), and so does every attempt
+/// of every AWS change it makes (the retry layer's send gate).
 pub(crate) fn executor_with(
     env: &EnvironmentConfig,
     journal: Arc<dyn Journal>,
-    wrap: impl FnOnce(
-        Arc<dyn pilotlight_core::capability::Actuator>,
-    ) -> Arc<dyn pilotlight_core::capability::Actuator>,
+    guard: Option<LeaderGuard>,
 ) -> Executor {
     let w = wire(env);
+    let actuator: Arc<dyn Actuator> = match guard {
+        Some(g) => {
+            let gated = w.caller.with_send_gate(Arc::new(g.clone()));
+            Arc::new(GuardedActuator::new(
+                Arc::new(AwsActuator::new(w.factory.clone(), gated)),
+                g,
+            ))
+        }
+        None => w.actuator.clone(),
+    };
     let caps = Capabilities {
         notifier: notifier(env, &w),
-        actuator: wrap(w.actuator),
+        actuator,
         facts: w.facts,
     };
     Executor::new(

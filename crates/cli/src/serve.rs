@@ -6,9 +6,8 @@ use crate::runs::{
     executor, executor_with, load_config, load_plan, notifier, open_journal, wire, Paths,
 };
 use anyhow::{Context, Result};
-use pilotlight_core::capability::Actuator;
 use pilotlight_core::journal::{Decision, Journal};
-use pilotlight_server::leader::{self, Election, GuardedActuator, LeaderGuard};
+use pilotlight_server::leader::{self, Election, LeaderGuard};
 use pilotlight_server::{Acting, Control, ControlDeps, ControlSettings, ProbeResult, ProbeRunner};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -240,11 +239,6 @@ pub async fn serve(
             .with_wall_clock_offset(ha.wall_clock_offset_ms)
             .with_address(advertise.clone());
             let guard = LeaderGuard::new();
-            let guarded = |g: LeaderGuard| {
-                move |a: Arc<dyn Actuator>| -> Arc<dyn Actuator> {
-                    Arc::new(GuardedActuator::new(a, g))
-                }
-            };
             let make_acting: leader::MakeActing = {
                 let (env, journal, guard) = (env.clone(), journal.clone(), guard.clone());
                 let (lease_table, env_name) = (ha.lease_table.clone(), env_name.clone());
@@ -253,7 +247,7 @@ pub async fn serve(
                         Arc::new(journal.with_fence(&lease_table, &env_name, epoch));
                     Acting {
                         journal: fenced.clone(),
-                        executor: executor_with(&env, fenced, guarded(guard.clone())),
+                        executor: executor_with(&env, fenced, Some(guard.clone())),
                         epoch: Some(epoch),
                     }
                 })
@@ -272,7 +266,7 @@ pub async fn serve(
             let journal: Arc<dyn Journal> = Arc::new(journal);
             // Never acts: the instance stands by until elected, and then acts with the fenced
             // journal's executor.
-            let standby = executor_with(&env, journal.clone(), guarded(guard));
+            let standby = executor_with(&env, journal.clone(), Some(guard));
             (journal, standby)
         }
     };

@@ -74,6 +74,17 @@ pub trait Actuator: Send + Sync {
     async fn force(&self, action: &crate::plan::Action) -> Result<String, CapabilityError>;
 }
 
+/// Whether this process may still send a change to AWS. The HA control service's leader holds
+/// one per grant of its lease: the retry layer waits on it before *every attempt* of a change,
+/// so a leader frozen between two attempts (a retry after backoff, a SIGSTOP) never sends the
+/// next one once its grant has ended. Reads are not gated.
+#[async_trait::async_trait]
+pub trait SendGate: Send + Sync {
+    /// Return once a change may be sent. A process that lost the right to send waits here until
+    /// its work is stopped (the control service stops the drive of a deposed leader).
+    async fn wait_open(&self);
+}
+
 /// A notification about a run.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Notification {

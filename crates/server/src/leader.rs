@@ -12,10 +12,12 @@
 //! - the [`LeaderGuard`] in front of the actuator: an action is sent only while the grant is
 //!   valid on this process's monotonic clock, so a leader frozen between recording its intent and
 //!   sending the call (SIGSTOP, a long pause) does not send it when it wakes after its grant
-//!   ended; it waits, and its drive is stopped when the lease turns out lost.
+//!   ended; it waits, and its drive is stopped when the lease turns out lost. The same guard is
+//!   the AWS retry layer's send gate ([`SendGate`]): it is checked again before every attempt of
+//!   a change, so a retry after a backoff or a timeout that the freeze outlasted is held too.
 
 use crate::control::{Acting, Control, LeaderSeen};
-use pilotlight_core::capability::{Actuator, Observation};
+use pilotlight_core::capability::{Actuator, Observation, SendGate};
 use pilotlight_core::error::CapabilityError;
 use pilotlight_core::plan::Action;
 use pilotlight_store::lease::{Grant, Lease, LeaseError};
@@ -64,6 +66,15 @@ impl LeaderGuard {
             }
             tokio::time::sleep(poll).await;
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl SendGate for LeaderGuard {
+    /// Waits for a valid grant, as [`LeaderGuard::wait`]: the AWS retry layer calls it before
+    /// every attempt of a change, retries included.
+    async fn wait_open(&self) {
+        self.wait(GUARD_POLL).await;
     }
 }
 

@@ -98,7 +98,7 @@ impl AwsActuator {
         match group {
             Some(g) => {
                 self.caller
-                    .call("rds", region, "ModifyDBInstance", || {
+                    .call_change("rds", region, "ModifyDBInstance", || {
                         client
                             .modify_db_instance()
                             .db_instance_identifier(instance)
@@ -128,7 +128,7 @@ impl AwsActuator {
             }
             None => {
                 self.caller
-                    .call("rds", region, "StopDBInstance", || {
+                    .call_change("rds", region, "StopDBInstance", || {
                         client
                             .stop_db_instance()
                             .db_instance_identifier(instance)
@@ -201,7 +201,7 @@ impl AwsActuator {
         let snapshot = format!("{instance}-pilotlight-final-{secs}");
         let client = self.rds(region).await;
         self.caller
-            .call("rds", region, "DeleteDBInstance", || {
+            .call_change("rds", region, "DeleteDBInstance", || {
                 client
                     .delete_db_instance()
                     .db_instance_identifier(instance)
@@ -302,7 +302,7 @@ impl AwsActuator {
         };
         let client = self.rds(region).await;
         self.caller
-            .call("rds", region, "CreateDBInstanceReadReplica", || {
+            .call_change("rds", region, "CreateDBInstanceReadReplica", || {
                 client
                     .create_db_instance_read_replica()
                     .db_instance_identifier(instance)
@@ -384,7 +384,7 @@ impl AwsActuator {
         // SetInstanceProtection takes at most 50 instances per call.
         for chunk in protected.chunks(50) {
             self.caller
-                .call("autoscaling", region, "SetInstanceProtection", || {
+                .call_change("autoscaling", region, "SetInstanceProtection", || {
                     client
                         .set_instance_protection()
                         .auto_scaling_group_name(group)
@@ -396,7 +396,7 @@ impl AwsActuator {
         }
         let target = super::as_i32(desired, "autoscaling", region, "SetDesiredCapacity")?;
         self.caller
-            .call("autoscaling", region, "SetDesiredCapacity", || {
+            .call_change("autoscaling", region, "SetDesiredCapacity", || {
                 client
                     .set_desired_capacity()
                     .auto_scaling_group_name(group)

@@ -19,8 +19,8 @@ use super::EmulatorError;
 
 /// What a fault rule does to a request it applies to.
 ///
-/// In JSON (the HTTP control endpoint): `"throttle"`, `"server_error"`, `"outage"`, or
-/// `{"delay": {"ms": 250}}`.
+/// In JSON (the HTTP control endpoint): `"throttle"`, `"server_error"`, `"outage"`,
+/// `{"delay": {"ms": 250}}` or `{"delay_answer": {"ms": 5000}}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultAction {
@@ -37,16 +37,25 @@ pub enum FaultAction {
     /// Answer HTTP 503 `ServiceUnavailable` without forwarding: combined with a `region`
     /// filter alone, a whole regional outage.
     Outage,
+    /// Forward at once (moto applies the request), then hold the answer this long: an answer
+    /// that arrives late or never (past the client's timeout), for a change that did happen.
+    /// Other rules may still apply.
+    DelayAnswer {
+        /// Added latency of the answer in milliseconds.
+        ms: u64,
+    },
 }
 
 impl FaultAction {
-    /// Short name used in statistics and logs: `throttle`, `server_error`, `delay`, `outage`.
+    /// Short name used in statistics and logs: `throttle`, `server_error`, `delay`, `outage`,
+    /// `delay_answer`.
     pub fn kind(&self) -> &'static str {
         match self {
             FaultAction::Throttle => "throttle",
             FaultAction::ServerError => "server_error",
             FaultAction::Delay { .. } => "delay",
             FaultAction::Outage => "outage",
+            FaultAction::DelayAnswer { .. } => "delay_answer",
         }
     }
 }
@@ -141,7 +150,7 @@ impl FaultRule {
                 self.probability
             )));
         }
-        if let FaultAction::Delay { ms } = self.action {
+        if let FaultAction::Delay { ms } | FaultAction::DelayAnswer { ms } = self.action {
             if ms > 600_000 {
                 return Err(EmulatorError::InvalidRule(format!(
                     "delay of {ms} ms is over the 600000 ms limit"
@@ -187,8 +196,10 @@ fn filter_matches(want: Option<&str>, got: Option<&str>, service: bool) -> bool 
 /// The outcome of evaluating the rules for one request.
 #[derive(Debug, Default)]
 pub(crate) struct Decision {
-    /// Total latency to add before answering.
+    /// Total latency to add before forwarding (or answering a terminal fault).
     pub delay_ms: u64,
+    /// Total latency to add after forwarding, before the answer is sent.
+    pub answer_delay_ms: u64,
     /// The actions that applied, in order (delays and at most one terminal action), for stats.
     pub applied: Vec<FaultAction>,
     /// The terminal action (`Throttle`, `ServerError`, `Outage`), if one applied.
@@ -302,6 +313,7 @@ impl FaultController {
             decision.applied.push(rule.action);
             match rule.action {
                 FaultAction::Delay { ms } => decision.delay_ms += ms,
+                FaultAction::DelayAnswer { ms } => decision.answer_delay_ms += ms,
                 terminal => {
                     decision.terminal = Some(terminal);
                     break;
@@ -358,6 +370,32 @@ mod tests {
         let d = faults.decide(&call("dynamodb", "us-west-2", "GetItem"));
         assert_eq!(d.delay_ms, 10);
         assert_eq!(d.terminal, Some(FaultAction::Outage));
+    }
+
+    #[test]
+    fn an_answer_delay_is_kept_apart_and_forwards() {
+        let faults = FaultController::new(1);
+        faults
+            .set(vec![
+                FaultRule::new(FaultAction::DelayAnswer { ms: 4000 })
+                    .for_operation("PromoteReadReplica")
+                    .times(1),
+                FaultRule::new(FaultAction::Delay { ms: 5 }),
+            ])
+            .unwrap();
+        let d = faults.decide(&call("rds", "us-west-2", "PromoteReadReplica"));
+        assert_eq!((d.delay_ms, d.answer_delay_ms, d.terminal), (5, 4000, None));
+        assert_eq!(d.applied.len(), 2);
+        // Used up: the next promotion is answered at once.
+        let d = faults.decide(&call("rds", "us-west-2", "PromoteReadReplica"));
+        assert_eq!((d.delay_ms, d.answer_delay_ms), (5, 0));
+        let parsed: FaultRule =
+            serde_json::from_str(r#"{"action":{"delay_answer":{"ms":4000}}}"#).unwrap();
+        assert_eq!(parsed.action, FaultAction::DelayAnswer { ms: 4000 });
+        assert_eq!(parsed.action.kind(), "delay_answer");
+        assert!(FaultRule::new(FaultAction::DelayAnswer { ms: 600_001 })
+            .validate()
+            .is_err());
     }
 
     #[test]

@@ -59,6 +59,16 @@ pub(crate) async fn proxy(
 }
 
 async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Body> {
+    // A `delay_answer` fault holds the answer after the request was applied.
+    let mut hold = Duration::ZERO;
+    let response = route(shared, request, &mut hold).await;
+    if !hold.is_zero() {
+        tokio::time::sleep(hold).await;
+    }
+    response
+}
+
+async fn route(shared: Arc<Shared>, request: Request<Body>, hold: &mut Duration) -> Response<Body> {
     let (mut parts, body) = request.into_parts();
     let mut streamed = None;
     let mut buffered = None;
@@ -87,6 +97,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Body>) -> Response<Body> {
         if decision.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(decision.delay_ms)).await;
         }
+        *hold = Duration::from_millis(decision.answer_delay_ms);
         if let Some(action) = decision.terminal {
             let n = shared.request_ids.fetch_add(1, Ordering::Relaxed);
             let request_id = format!("pilotlight-emulator-{n:08}");

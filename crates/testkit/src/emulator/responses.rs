@@ -105,18 +105,23 @@ fn spec(call: &Call, action: FaultAction) -> ErrorSpec {
             sender: false,
             message: "The request processing has failed because of an unknown error.",
         },
-        (FaultAction::Outage | FaultAction::Delay { .. }, Protocol::Ec2Query) => ErrorSpec {
+        (
+            FaultAction::Outage | FaultAction::Delay { .. } | FaultAction::DelayAnswer { .. },
+            Protocol::Ec2Query,
+        ) => ErrorSpec {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "Unavailable",
             sender: false,
             message: "The server is overloaded and can't handle the request.",
         },
-        (FaultAction::Outage | FaultAction::Delay { .. }, _) => ErrorSpec {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "ServiceUnavailable",
-            sender: false,
-            message: "Service is unavailable (regional outage injected by the emulator).",
-        },
+        (FaultAction::Outage | FaultAction::Delay { .. } | FaultAction::DelayAnswer { .. }, _) => {
+            ErrorSpec {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "ServiceUnavailable",
+                sender: false,
+                message: "Service is unavailable (regional outage injected by the emulator).",
+            }
+        }
     }
 }
 
