@@ -647,6 +647,41 @@ async fn delay_adds_latency_and_combines_with_other_faults() {
 }
 
 #[tokio::test]
+async fn an_answer_delay_applies_the_request_before_answering() {
+    let emu = Emulator::start().await.unwrap();
+    emu.faults()
+        .set(vec![FaultRule::new(FaultAction::DelayAnswer { ms: 1500 })
+            .for_operation("CreateTable")
+            .times(1)])
+        .unwrap();
+    let create = json!({
+        "TableName": "held",
+        "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+        "BillingMode": "PAY_PER_REQUEST"
+    });
+    let endpoint = emu.endpoint();
+    let started = Instant::now();
+    let held =
+        tokio::spawn(async move { ddb(&endpoint, "us-east-1", "CreateTable", create).await });
+    // The table exists while its answer is still held.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!held.is_finished(), "the answer is held");
+    let listed = ddb(&emu.endpoint(), "us-east-1", "ListTables", json!({})).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        listed.json()["TableNames"],
+        json!(["held"]),
+        "applied before the answer"
+    );
+    let answer = held.await.unwrap();
+    assert_eq!(answer.status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    assert_eq!(emu.stats().fault_count("delay_answer"), 1);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn http_control_endpoint_drives_faults() {
     let emu = Emulator::start().await.unwrap();
     let control = format!("{}/__emulator/faults", emu.endpoint());
