@@ -87,6 +87,29 @@ fn hinted(mut e: CapabilityError, hint: impl Into<String>) -> CapabilityError {
 
 /// A count as the `i32` the APIs take.
 #[allow(clippy::result_large_err)] // the crate-wide error type
+/// The `clientToken` of an ECS copy's `CreateService`: the same for every attempt of one copy,
+/// so a retry after a lost answer returns the service the first attempt created instead of
+/// failing as "not idempotent". ECS takes up to 36 ASCII characters: the copy's name when it
+/// fits, otherwise its end (which holds the drill id) after a 64-bit FNV-1a hash of the whole
+/// name.
+pub fn ecs_client_token(copy_name: &str) -> String {
+    const MAX: usize = 36;
+    if copy_name.len() <= MAX && copy_name.is_ascii() {
+        return copy_name.to_string();
+    }
+    let hash = copy_name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let alnum: Vec<char> = copy_name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let tail: String = alnum[alnum.len().saturating_sub(MAX - 17)..]
+        .iter()
+        .collect();
+    format!("{hash:016x}-{tail}")
+}
+
 fn as_i32(n: u32, service: &str, region: &str, operation: &str) -> Result<i32, CapabilityError> {
     i32::try_from(n).map_err(|_| {
         terminal(
@@ -616,6 +639,7 @@ impl AwsCopies {
             (None, Some(strategy.to_vec()))
         };
         let client = self.clients.ecs(region).await;
+        let token = ecs_client_token(&copy.name);
         // No load balancers, service registries, Service Connect or role: a copy never serves.
         self.caller
             .call("ecs", region, "CreateService", || {
@@ -623,6 +647,7 @@ impl AwsCopies {
                     .create_service()
                     .cluster(cluster)
                     .service_name(&copy.name)
+                    .client_token(&token)
                     .task_definition(task_definition)
                     .desired_count(desired)
                     .set_launch_type(launch_type.clone())
@@ -1172,6 +1197,26 @@ impl DrillCopies for AwsCopies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ecs_client_tokens_fit_and_tell_copies_apart() {
+        assert_eq!(
+            ecs_client_token("api-drill-20261122-0850"),
+            "api-drill-20261122-0850"
+        );
+        let a = ecs_client_token("confer-signaling-service-eu-drill-20261122-085000-ab12");
+        let b = ecs_client_token("confer-signalling-service-eu-drill-20261122-085000-ab12");
+        for t in [&a, &b] {
+            assert!(t.len() <= 36 && t.is_ascii(), "{t}");
+            assert!(t.ends_with("085000ab12"), "the end holds the drill id: {t}");
+        }
+        assert_ne!(a, b, "names that share their end get different tokens");
+        assert_eq!(
+            a,
+            ecs_client_token("confer-signaling-service-eu-drill-20261122-085000-ab12"),
+            "the same for every attempt"
+        );
+    }
 
     #[test]
     fn evidence_needs_the_full_size() {
