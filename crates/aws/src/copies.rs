@@ -85,8 +85,6 @@ fn hinted(mut e: CapabilityError, hint: impl Into<String>) -> CapabilityError {
     e
 }
 
-/// A count as the `i32` the APIs take.
-#[allow(clippy::result_large_err)] // the crate-wide error type
 /// The `clientToken` of an ECS copy's `CreateService`: the same for every attempt of one copy,
 /// so a retry after a lost answer returns the service the first attempt created instead of
 /// failing as "not idempotent". ECS takes up to 36 ASCII characters: the copy's name when it
@@ -110,6 +108,8 @@ pub fn ecs_client_token(copy_name: &str) -> String {
     format!("{hash:016x}-{tail}")
 }
 
+/// A count as the `i32` the APIs take.
+#[allow(clippy::result_large_err)] // the crate-wide error type
 fn as_i32(n: u32, service: &str, region: &str, operation: &str) -> Result<i32, CapabilityError> {
     i32::try_from(n).map_err(|_| {
         terminal(
