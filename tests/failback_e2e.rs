@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{diff, pilotlight, pilotlight_env, snapshot, Run, World};
+use common::{diff, pilotlight, pilotlight_env, show_run, snapshot, Run, World};
 use serde_json::Value;
 
 async fn failback(world: &World, runbooks: &str, vars: &[(&str, &str)]) -> Run {
@@ -286,17 +286,7 @@ async fn failback_run(world: &World) -> Option<Value> {
         .find(|r| r["runbook"] == "failback")?["id"]
         .as_str()?
         .to_string();
-    let shown = pilotlight(&[
-        "--journal",
-        &journal,
-        "runs",
-        "show",
-        &id,
-        "--output",
-        "json",
-    ])
-    .await;
-    Some(shown.json())
+    Some(show_run(&journal, &id).await)
 }
 
 fn step_status(run: &Value, id: &str) -> String {

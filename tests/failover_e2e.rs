@@ -6,7 +6,7 @@
 mod common;
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use common::{pilotlight, World};
+use common::{pilotlight, show_run, World};
 use pilotlight_testkit::{FaultAction, FaultRule};
 
 /// Requests of an operation that reached moto (injected faults answered by the proxy excluded).
@@ -367,17 +367,7 @@ async fn a_promotion_whose_answer_is_lost_is_not_sent_again() {
     let journal = world.journal();
     let list = pilotlight(&["--journal", &journal, "runs", "--output", "json"]).await;
     let id = list.json()[0]["id"].as_str().unwrap().to_string();
-    let show = pilotlight(&[
-        "--journal",
-        &journal,
-        "runs",
-        "show",
-        &id,
-        "--output",
-        "json",
-    ])
-    .await;
-    let steps = show.json()["steps"].clone();
+    let steps = show_run(&journal, &id).await["steps"].clone();
     let promote = steps
         .as_array()
         .unwrap()

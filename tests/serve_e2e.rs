@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bin, endpoint, pilotlight, send_signal, World, RUNBOOKS};
+use common::{bin, endpoint, pilotlight, send_signal, show_run, World, RUNBOOKS};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -241,17 +241,7 @@ async fn recommend_mode_waits_for_approval() {
     // It waits: nothing beyond the approval step starts.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let journal = world.journal();
-    let shown = pilotlight(&[
-        "--journal",
-        &journal,
-        "runs",
-        "show",
-        &id,
-        "--output",
-        "json",
-    ])
-    .await
-    .json();
+    let shown = show_run(&journal, &id).await;
     let status_of = |v: &Value, id: &str| {
         v["steps"]
             .as_array()

@@ -43,6 +43,13 @@ pub async fn pilotlight(args: &[&str]) -> Run {
     pilotlight_env(args, &[]).await
 }
 
+/// `pilotlight runs show ID --output json` on `journal`: the run with its steps.
+pub async fn show_run(journal: &str, id: &str) -> serde_json::Value {
+    let shown = pilotlight(&["--journal", journal, "runs", "show", id, "--output", "json"]).await;
+    assert_eq!(shown.code, 0, "runs show {id}: {}", shown.stderr);
+    shown.json()
+}
+
 /// Run `pilotlight ARGS` with extra environment variables.
 pub async fn pilotlight_env(args: &[&str], vars: &[(&str, &str)]) -> Run {
     let out: Output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pilotlight"))

@@ -12,10 +12,9 @@ use crate::build::{self, RunRecords};
 use crate::canary::{self, CanaryPlan, CanaryStore};
 use crate::isolated::{copies_for, not_copied, Copy, CopyKind, DrillCopies};
 use crate::model::*;
-use crate::store::{DrillReports, DrillStoreError};
+use crate::store::{DrillReports, DrillStart, DrillStoreError};
 use pilotlight_core::model::{EnvironmentConfig, Tier};
 use pilotlight_core::run::RunStatus;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -462,6 +461,98 @@ async fn make(
     }
 }
 
+/// Remove every created copy in `made`, newest first, then read the DR region's resource lists
+/// until neither those copies nor anything else carrying the drill id is listed, or the cleanup
+/// timeout passes. Marks each copy's removal time; returns what else carries the id (strays) and
+/// the error of the last listing, if it failed.
+async fn clean_up(
+    setup: &DrillSetup,
+    copies: &dyn DrillCopies,
+    made: &mut [Made],
+    timings: IsolatedTimings,
+) -> (Vec<(CopyKind, String)>, Option<String>) {
+    let (env, id, now) = (&setup.env, &setup.id, &setup.clock);
+    for m in made.iter_mut().rev() {
+        if m.created_at_ms.is_none() {
+            continue;
+        }
+        if let Err(e) = copies.remove(&m.copy).await {
+            tracing::error!(drill_id = %id, kind = m.copy.kind.name(), name = %m.copy.name, error = %e, "removing a drill copy failed");
+            m.evidence = format!("{}; removal failed: {e}", m.evidence);
+        }
+    }
+    let clusters = clusters_of(env);
+    let mut strays: Vec<(CopyKind, String)> = Vec::new();
+    let deadline = tokio::time::Instant::now() + timings.cleanup_timeout;
+    let mut list_error: Option<String>;
+    loop {
+        match copies.list_marked(&env.regions.dr, id, &clusters).await {
+            Ok(listed) => {
+                list_error = None;
+                let at = now();
+                for m in made.iter_mut() {
+                    if m.created_at_ms.is_some()
+                        && m.removed_at_ms.is_none()
+                        && !listed
+                            .iter()
+                            .any(|(k, n)| *k == m.copy.kind && *n == m.copy.name)
+                    {
+                        m.removed_at_ms = Some(at);
+                    }
+                }
+                strays = listed
+                    .into_iter()
+                    .filter(|(k, n)| !made.iter().any(|m| m.copy.kind == *k && &m.copy.name == n))
+                    .collect();
+                strays.sort();
+                strays.dedup();
+                let pending = made
+                    .iter()
+                    .any(|m| m.created_at_ms.is_some() && m.removed_at_ms.is_none());
+                if !pending && strays.is_empty() {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(drill_id = %id, error = %e, "listing the region's resources for the leftover check");
+                list_error = Some(e.to_string());
+            }
+        }
+        if tokio::time::Instant::now() + timings.poll > deadline {
+            break;
+        }
+        tokio::time::sleep(timings.poll).await;
+    }
+    (strays, list_error)
+}
+
+/// The ECS clusters of the environment's services, each once.
+fn clusters_of(env: &EnvironmentConfig) -> Vec<String> {
+    let mut c: Vec<String> = env.ecs_services.iter().map(|s| s.cluster.clone()).collect();
+    c.sort();
+    c.dedup();
+    c
+}
+
+/// Report each stray (a resource carrying the drill id that no step made) as left behind.
+fn push_strays(
+    report: &mut DrillReport,
+    env: &EnvironmentConfig,
+    strays: &[(CopyKind, String)],
+    at: u64,
+) {
+    for (kind, name) in strays {
+        report.resources.push(ResourceChange {
+            kind: kind.name().into(),
+            name: name.clone(),
+            region: env.regions.dr.clone(),
+            created_at_ms: at,
+            removed_at_ms: None,
+            verified: "carries this drill's id but was not made by a step that succeeded in creating it; found in the resource list after the cleanup".into(),
+        });
+    }
+}
+
 /// An isolated drill: canaries in the primary, the failure point, then the DR copies (the
 /// database restored from a fresh snapshot of the replica; the ECS services and Auto Scaling
 /// groups copied at their active size), each verified; canaries read in DR; every copy removed
@@ -531,61 +622,7 @@ pub async fn isolated(
 
     // Cleanup, on every ending: newest first.
     say(&format!("drill {id}: removing the copies"));
-    for m in made.iter_mut().rev() {
-        if m.created_at_ms.is_none() {
-            continue;
-        }
-        if let Err(e) = copies.remove(&m.copy).await {
-            tracing::error!(drill_id = %id, kind = m.copy.kind.name(), name = %m.copy.name, error = %e, "removing a drill copy failed");
-            m.evidence = format!("{}; removal failed: {e}", m.evidence);
-        }
-    }
-    let clusters: Vec<String> = {
-        let mut c: Vec<String> = env.ecs_services.iter().map(|s| s.cluster.clone()).collect();
-        c.sort();
-        c.dedup();
-        c
-    };
-    let mut strays: BTreeMap<(CopyKind, String), ()> = BTreeMap::new();
-    let deadline = tokio::time::Instant::now() + timings.cleanup_timeout;
-    let mut list_error: Option<String>;
-    loop {
-        match copies.list_marked(&env.regions.dr, id, &clusters).await {
-            Ok(listed) => {
-                list_error = None;
-                let at = now();
-                for m in made.iter_mut() {
-                    if m.created_at_ms.is_some()
-                        && m.removed_at_ms.is_none()
-                        && !listed
-                            .iter()
-                            .any(|(k, n)| *k == m.copy.kind && *n == m.copy.name)
-                    {
-                        m.removed_at_ms = Some(at);
-                    }
-                }
-                strays = listed
-                    .into_iter()
-                    .filter(|(k, n)| !made.iter().any(|m| m.copy.kind == *k && &m.copy.name == n))
-                    .map(|x| (x, ()))
-                    .collect();
-                let pending = made
-                    .iter()
-                    .any(|m| m.created_at_ms.is_some() && m.removed_at_ms.is_none());
-                if !pending && strays.is_empty() {
-                    break;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(drill_id = %id, error = %e, "listing the region's resources for the leftover check");
-                list_error = Some(e.to_string());
-            }
-        }
-        if tokio::time::Instant::now() + timings.poll > deadline {
-            break;
-        }
-        tokio::time::sleep(timings.poll).await;
-    }
+    let (strays, list_error) = clean_up(setup, copies, &mut made, timings).await;
 
     let mut report = base_report(setup, Mode::Isolated, started);
     report.failure_at_ms = Some(failure_at);
@@ -610,16 +647,7 @@ pub async fn isolated(
             verified: m.evidence.clone(),
         });
     }
-    for (kind, name) in strays.keys() {
-        report.resources.push(ResourceChange {
-            kind: kind.name().into(),
-            name: name.clone(),
-            region: env.regions.dr.clone(),
-            created_at_ms: failure_at,
-            removed_at_ms: None,
-            verified: "carries this drill's id but was not made by a step that succeeded in creating it; found in the resource list after the cleanup".into(),
-        });
-    }
+    push_strays(&mut report, env, &strays, failure_at);
     report.steps = made.into_iter().map(|m| m.step).collect();
     rpo.extend(database_stores(env, None));
     for s in rpo.iter().filter(|s| !s.measured) {
@@ -644,5 +672,105 @@ pub async fn isolated(
     report.limitations = limitations;
     report.finished_at_ms = now();
     report.verdict = build::verdict(&report);
+    report
+}
+
+/// Ends a drill whose process stopped before the drill did (killed, its host lost): found by
+/// [`crate::store::DrillReports::unfinished_drills`]. For an isolated drill, lists what in the
+/// DR region carries the drill id, removes each of the drill's copies that is listed, and reads
+/// the lists until nothing with the id is left, as the drill's own cleanup does. Returns the
+/// interrupted report (it never passes; a copy still listed is left behind). A full drill's
+/// failover and failback are runs of the journal, resumed or ended there (`pilotlight runs`),
+/// so only the report is written. `setup.id` is the drill's id.
+pub async fn recover(
+    setup: &DrillSetup,
+    start: &DrillStart,
+    copies: &dyn DrillCopies,
+    timings: IsolatedTimings,
+) -> DrillReport {
+    let env = &setup.env;
+    let (id, now, say) = (&setup.id, &setup.clock, &setup.progress);
+    let found_at = now();
+    tracing::warn!(drill_id = %id, environment = %env.environment.name, mode = start.mode.name(), "recovering an unfinished drill");
+    let mut report = base_report(setup, start.mode, start.started_at_ms);
+    report.requested_by = start.requested_by.clone();
+    let mut limitations = vec![format!(
+        "interrupted: the process conducting the drill ({}) stopped before the drill ended, so \
+         nothing was measured; found unfinished and ended by {} at {}",
+        start.conductor,
+        setup.by,
+        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(found_at))
+    )];
+    if start.mode == Mode::Isolated {
+        say(&format!(
+            "drill {id}: did not finish; removing what carries its id in {}",
+            env.regions.dr
+        ));
+        let planned = copies_for(env, id);
+        let existing: Vec<Copy> = match copies
+            .list_marked(&env.regions.dr, id, &clusters_of(env))
+            .await
+        {
+            Ok(listed) => planned
+                .into_iter()
+                .filter(|c| listed.iter().any(|(k, n)| *k == c.kind && *n == c.name))
+                .collect(),
+            // Removing a copy that is gone counts as removed: try them all.
+            Err(e) => {
+                limitations.push(format!("the first read of the resource lists failed ({e}): every copy the drill could have made was removed"));
+                planned
+            }
+        };
+        let mut made: Vec<Made> = existing
+            .into_iter()
+            .map(|copy| {
+                let mut m = skipped(
+                    copy,
+                    setup,
+                    "the drill's process stopped before this copy was verified",
+                );
+                m.step.status = "failed".into();
+                m.created_at_ms = Some(start.started_at_ms);
+                m.evidence =
+                    "found after the drill's process stopped; removed by the recovery".into();
+                m
+            })
+            .collect();
+        let (strays, list_error) = clean_up(setup, copies, &mut made, timings).await;
+        if let Some(e) = &list_error {
+            limitations.push(format!("the last read of the resource lists failed ({e}): a copy not confirmed removed is reported as left behind"));
+        }
+        for m in &made {
+            report.resources.push(ResourceChange {
+                kind: m.copy.kind.name().into(),
+                name: m.copy.name.clone(),
+                region: m.copy.region.clone(),
+                created_at_ms: start.started_at_ms,
+                removed_at_ms: m.removed_at_ms,
+                verified: m.evidence.clone(),
+            });
+        }
+        push_strays(&mut report, env, &strays, start.started_at_ms);
+        report.steps = made.into_iter().map(|m| m.step).collect();
+    } else {
+        limitations.push("a full drill's failover and failback are runs of the journal: an interrupted run is resumed or ended there (`pilotlight runs`), not by this report".into());
+    }
+    report.limitations = limitations;
+    report.finished_at_ms = now();
+    report.verdict = build::verdict(&report);
+    report.verdict.passed = false;
+    report.verdict.reasons.insert(
+        0,
+        "interrupted: the drill's process stopped before it ended".into(),
+    );
+    let left = report
+        .resources
+        .iter()
+        .filter(|r| r.removed_at_ms.is_none())
+        .count();
+    say(&format!(
+        "drill {id}: recovered; {} resource(s) found, {left} left behind",
+        report.resources.len()
+    ));
     report
 }

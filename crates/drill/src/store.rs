@@ -42,6 +42,32 @@ impl DrillSummary {
     }
 }
 
+/// A drill that started, recorded before it changes anything, so that a drill whose process died
+/// (killed, not stopped) is found later, its copies removed and an interrupted report stored
+/// ([`crate::conduct::recover`]). A stored report ends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrillStart {
+    /// Drill id.
+    pub id: String,
+    /// Environment.
+    pub environment: String,
+    /// Mode.
+    pub mode: Mode,
+    /// Who started it.
+    pub requested_by: String,
+    /// Why.
+    pub reason: String,
+    /// Start, ms since the epoch.
+    pub started_at_ms: u64,
+    /// What conducts it: [`CONDUCTOR_CLI`] or [`CONDUCTOR_SERVICE`].
+    pub conductor: String,
+}
+
+/// [`DrillStart::conductor`] of a drill run by `pilotlight drill`.
+pub const CONDUCTOR_CLI: &str = "cli";
+/// [`DrillStart::conductor`] of a drill the control service conducts (`POST /api/v1/runs`).
+pub const CONDUCTOR_SERVICE: &str = "service";
+
 /// Why a drill report could not be stored or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DrillStoreError {
@@ -76,4 +102,12 @@ pub trait DrillReports: Send + Sync {
     ) -> Result<Vec<DrillSummary>, DrillStoreError>;
     /// One drill's full report.
     async fn drill(&self, id: &str) -> Result<DrillReport, DrillStoreError>;
+    /// Record that a drill started (before it changes anything).
+    async fn drill_started(&self, start: &DrillStart) -> Result<(), DrillStoreError>;
+    /// The drills of `environment` that started and have no stored report, oldest first: their
+    /// process died during the drill.
+    async fn unfinished_drills(
+        &self,
+        environment: &str,
+    ) -> Result<Vec<DrillStart>, DrillStoreError>;
 }

@@ -8,7 +8,8 @@ use pilotlight_core::model::EnvironmentConfig;
 use pilotlight_drill::build::RunRecords;
 use pilotlight_drill::canary::{CanaryPlan, CanaryStore};
 use pilotlight_drill::conduct::{self, DrillError, DrillRuns, DrillSetup, IsolatedTimings};
-use pilotlight_drill::isolated::{Copy, CopyKind, DrillCopies};
+use pilotlight_drill::isolated::{self, Copy, CopyKind, DrillCopies};
+use pilotlight_drill::store::DrillStart;
 use pilotlight_drill::Mode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -334,7 +335,88 @@ async fn a_stray_resource_with_the_drill_id_is_reported_as_left_behind() {
     assert_eq!(r.leftovers()[0].name, "other-drill-20261122-050000-abcd");
 }
 
-/// Runs that end as told.
+fn start_of(s: &DrillSetup, mode: Mode) -> DrillStart {
+    DrillStart {
+        id: s.id.clone(),
+        environment: s.env.environment.name.clone(),
+        mode,
+        requested_by: "alice".into(),
+        reason: "quarterly".into(),
+        started_at_ms: 900_000,
+        conductor: "cli".into(),
+    }
+}
+
+#[tokio::test]
+async fn an_unfinished_isolated_drill_is_recovered_its_copies_removed() {
+    let s = setup("production");
+    let copies = FakeCopies {
+        remove_fails: [CopyKind::AutoScalingGroup].into(),
+        ..Default::default()
+    };
+    // The process died after making the snapshot, the ECS copy and the group copy.
+    let planned = isolated::copies_for(&s.env, &s.id);
+    for c in planned.iter().filter(|c| c.kind != CopyKind::RdsInstance) {
+        copies.create(c).await.unwrap();
+    }
+    copies.log.lock().unwrap().clear();
+    let r = conduct::recover(&s, &start_of(&s, Mode::Isolated), &copies, quick()).await;
+    assert_eq!(r.id, s.id);
+    assert_eq!(r.requested_by, "alice");
+    assert_eq!(r.started_at_ms, 900_000);
+    assert!(!r.verdict.passed);
+    assert!(
+        r.verdict.reasons[0].starts_with("interrupted"),
+        "{:?}",
+        r.verdict
+    );
+    assert!(
+        r.limitations[0].contains("(cli) stopped"),
+        "{:?}",
+        r.limitations
+    );
+    // Only what existed is in the report: never the instance that was not restored.
+    let mut kinds: Vec<&str> = r.resources.iter().map(|x| x.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["autoscaling_group", "ecs_service", "rds_snapshot"]);
+    assert!(!r.resources.iter().any(|x| x.kind == "rds_instance"));
+    // Removed, except the group whose removal fails: left behind, and still there.
+    assert_eq!(r.leftovers().len(), 1);
+    assert_eq!(r.leftovers()[0].kind, "autoscaling_group");
+    assert!(r
+        .verdict
+        .reasons
+        .iter()
+        .any(|x| x.starts_with("LEFT BEHIND: autoscaling_group")));
+    let left: Vec<CopyKind> = copies
+        .existing
+        .lock()
+        .unwrap()
+        .keys()
+        .map(|k| k.0)
+        .collect();
+    assert_eq!(left, [CopyKind::AutoScalingGroup]);
+    assert!(copies
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|l| l.starts_with("remove ")));
+}
+
+#[tokio::test]
+async fn an_unfinished_full_drill_is_reported_without_touching_anything() {
+    let s = setup("staging");
+    let copies = FakeCopies::default();
+    let r = conduct::recover(&s, &start_of(&s, Mode::Full), &copies, quick()).await;
+    assert_eq!(r.mode, Mode::Full);
+    assert!(!r.verdict.passed);
+    assert!(r.resources.is_empty());
+    assert!(r.limitations.iter().any(|l| l.contains("pilotlight runs")));
+    assert!(copies.log.lock().unwrap().is_empty());
+}
+
+/// Runs that end as told./// Runs that end as told.
 struct Runs {
     failover_status: &'static str,
     started: Mutex<Vec<String>>,

@@ -2,13 +2,15 @@
 //! [`SqliteJournal`] (table `drill_reports`, migration 3) and on [`DynamoJournal`] (the HA store:
 //! the whole report in item `#drill#<id>`, and a summary appended to partition `#drills#` that the
 //! list reads). A report is stored once, at the end of its drill, whole (JSON), with what
-//! `pilotlight drills` lists beside it.
+//! `pilotlight drills` lists beside it. A drill's start is recorded before it changes anything
+//! (SQLite: table `drill_starts`, migration 5; HA store: partition `#drill-starts#`); a start
+//! without a report is an unfinished drill.
 
 use crate::dynamodb::DynamoJournal;
 use crate::error::Fail;
 use crate::sqlite::{from_json, from_sql_int, to_json, to_sql_int, SqliteJournal};
 use pilotlight_core::journal::JournalError;
-use pilotlight_drill::store::{DrillReports, DrillStoreError, DrillSummary};
+use pilotlight_drill::store::{DrillReports, DrillStart, DrillStoreError, DrillSummary};
 use pilotlight_drill::{DrillReport, Mode};
 use rusqlite::{params, OptionalExtension};
 
@@ -110,10 +112,50 @@ impl DrillReports for SqliteJournal {
             other => DrillStoreError::Other(format!("{other:?}")),
         })
     }
+    async fn drill_started(&self, start: &DrillStart) -> Result<(), DrillStoreError> {
+        let st = start.clone();
+        self.call("drill_started", move |c| {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO drill_starts (id, environment, started_at_ms, start) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                st.id,
+                st.environment,
+                to_sql_int(st.started_at_ms, "drill start")?,
+                to_json(&st, "drill start")?,
+            ])?;
+            Ok(())
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn unfinished_drills(
+        &self,
+        environment: &str,
+    ) -> Result<Vec<DrillStart>, DrillStoreError> {
+        let environment = environment.to_string();
+        self.call("unfinished_drills", move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT s.start FROM drill_starts s WHERE s.environment = ?1 AND NOT EXISTS (SELECT 1 FROM drill_reports r WHERE r.id = s.id) ORDER BY s.started_at_ms, s.id",
+            )?;
+            let mut rows = stmt.query([environment])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(from_json(&row.get::<_, String>(0)?, "drill start")?);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(store_error)
+    }
 }
 
 /// Partition of the drill summaries in the HA store, appended in the order drills end.
 const DRILLS_PK: &str = "#drills#";
+
+/// Partition of the drill starts in the HA store, appended as drills start.
+const DRILL_STARTS_PK: &str = "#drill-starts#";
 
 fn drill_pk(id: &str) -> String {
     format!("#drill#{id}")
@@ -213,5 +255,63 @@ impl DrillReports for DynamoJournal {
         serde_json::from_str(json).map_err(|e| {
             DrillStoreError::Other(format!("the stored drill {id} cannot be read: {e}"))
         })
+    }
+
+    async fn drill_started(&self, start: &DrillStart) -> Result<(), DrillStoreError> {
+        use crate::dynamodb::{n, s};
+        let json = serde_json::to_string(start)
+            .map_err(|e| DrillStoreError::Other(format!("cannot encode the drill start: {e}")))?;
+        let item = std::collections::HashMap::from([
+            ("kind".to_string(), s("drill_start")),
+            ("drill_id".to_string(), s(&start.id)),
+            ("environment".to_string(), s(&start.environment)),
+            ("started_at_ms".to_string(), n(start.started_at_ms)),
+            ("start".to_string(), s(&json)),
+        ]);
+        self.append_to(DRILL_STARTS_PK, item, "recording a drill start")
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error(e.into()))
+    }
+
+    async fn unfinished_drills(
+        &self,
+        environment: &str,
+    ) -> Result<Vec<DrillStart>, DrillStoreError> {
+        let items = self
+            .partition(DRILL_STARTS_PK, false)
+            .await
+            .map_err(|e| store_error(e.into()))?;
+        let mut out: Vec<DrillStart> = Vec::new();
+        for item in &items {
+            let start: DrillStart = match item.get("start") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(j)) => serde_json::from_str(j)
+                    .map_err(|e| {
+                        DrillStoreError::Other(format!("a stored drill start cannot be read: {e}"))
+                    })?,
+                _ => {
+                    return Err(DrillStoreError::Other(
+                        "a stored drill start has no start attribute".into(),
+                    ))
+                }
+            };
+            if start.environment != environment || out.iter().any(|o| o.id == start.id) {
+                continue;
+            }
+            let reported = self
+                .drill_item(&drill_pk(&start.id))
+                .await
+                .map_err(|e| store_error(e.into()))?
+                .is_some();
+            if !reported {
+                out.push(start);
+            }
+        }
+        out.sort_by(|a, b| {
+            a.started_at_ms
+                .cmp(&b.started_at_ms)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(out)
     }
 }

@@ -972,7 +972,12 @@ impl DynamoJournal {
     }
 
     /// Append `attrs` to partition `pk` at the next `seq` (`attribute_not_exists(seq)`).
-    async fn append_to(&self, pk: &str, attrs: Item, what: &str) -> Result<u64, DynamoError> {
+    pub(crate) async fn append_to(
+        &self,
+        pk: &str,
+        attrs: Item,
+        what: &str,
+    ) -> Result<u64, DynamoError> {
         let t = &self.table;
         for attempt in 1..=MAX_CONTENDED_ATTEMPTS {
             let seq = t.last_seq(pk).await? + 1;

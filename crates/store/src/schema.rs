@@ -114,6 +114,17 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX drill_reports_by_environment ON drill_reports (environment, started_at_ms);
     "#,
+    // 5: drills that started (DrillReports::drill_started); one without a report in
+    // drill_reports is unfinished: its process died during the drill.
+    r#"
+    CREATE TABLE drill_starts (
+        id            TEXT PRIMARY KEY NOT NULL,
+        environment   TEXT NOT NULL,
+        started_at_ms INTEGER NOT NULL,
+        start         TEXT NOT NULL   -- JSON DrillStart
+    ) STRICT;
+    CREATE INDEX drill_starts_by_environment ON drill_starts (environment, started_at_ms);
+    "#,
 ];
 
 /// The schema version this build writes (the number of migrations).

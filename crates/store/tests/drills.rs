@@ -1,11 +1,11 @@
 //! Drill reports in the SQLite journal and in the HA store (DynamoDB on moto): stored whole and
 //! read back equal, listed newest first per environment with the columns `pilotlight drills`
 //! shows, a report stored again listed once, kept across a reopen (SQLite), and an unknown id is
-//! `NotFound`.
+//! `NotFound`; a drill's recorded start is unfinished until its report is stored.
 
 mod common;
 
-use pilotlight_drill::store::{DrillReports, DrillStoreError};
+use pilotlight_drill::store::{DrillReports, DrillStart, DrillStoreError};
 use pilotlight_drill::*;
 use pilotlight_store::SqliteJournal;
 
@@ -51,8 +51,33 @@ fn report(id: &str, env: &str, started: u64, passed: bool) -> DrillReport {
     }
 }
 
+fn start(id: &str, env: &str, at: u64) -> DrillStart {
+    DrillStart {
+        id: id.into(),
+        environment: env.into(),
+        mode: Mode::Isolated,
+        requested_by: "alice".into(),
+        reason: "quarterly drill".into(),
+        started_at_ms: at,
+        conductor: "cli".into(),
+    }
+}
+
 /// Store three reports in `j`, then `reopen` and check what is listed and read back.
 async fn conforms<J: DrillReports>(j: J, reopen: impl FnOnce(J) -> J) {
+    // Starts: unfinished until a report is stored; per environment, oldest first.
+    let (s1, s2, s3) = (
+        start("drill-a", "confer", 1_000),
+        start("drill-z", "confer", 500),
+        start("drill-o", "other", 700),
+    );
+    for s in [&s1, &s2, &s3] {
+        j.drill_started(s).await.unwrap();
+    }
+    assert_eq!(
+        j.unfinished_drills("confer").await.unwrap(),
+        vec![s2.clone(), s1.clone()]
+    );
     let a = report("drill-a", "confer", 1_000, true);
     let b = report("drill-b", "confer", 5_000, false);
     let other = report("drill-c", "other", 9_000, true);
@@ -78,6 +103,10 @@ async fn conforms<J: DrillReports>(j: J, reopen: impl FnOnce(J) -> J) {
         Err(DrillStoreError::NotFound(id)) => assert_eq!(id, "nope"),
         other => panic!("expected NotFound, got {other:?}"),
     }
+    // drill-a's report ended it; drill-z never got one (kept across the reopen).
+    assert_eq!(j.unfinished_drills("confer").await.unwrap(), vec![s2]);
+    assert_eq!(j.unfinished_drills("other").await.unwrap(), vec![s3]);
+    assert!(j.unfinished_drills("nowhere").await.unwrap().is_empty());
 }
 
 #[tokio::test]
