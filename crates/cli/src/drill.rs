@@ -17,7 +17,7 @@ use pilotlight_drill::canary::CanaryPlan;
 use pilotlight_drill::conduct;
 use pilotlight_drill::render;
 use pilotlight_drill::schedule::{next_due, Due};
-use pilotlight_drill::store::{DrillReports, DrillSummary};
+use pilotlight_drill::store::{DrillReports, DrillStart, DrillSummary, CONDUCTOR_CLI};
 use pilotlight_drill::*;
 use pilotlight_store::SqliteJournal;
 use std::io::{BufRead, IsTerminal, Write};
@@ -229,12 +229,36 @@ pub async fn drill(paths: &Paths, args: DrillArgs) -> Result<u8> {
         );
         return Ok(2);
     }
+    let unfinished = journal.unfinished_drills(&env.environment.name).await?;
+    if !unfinished.is_empty() {
+        for d in &unfinished {
+            eprintln!("{}", unfinished_message(d, &args.config));
+        }
+        return Ok(2);
+    }
     if args.mode == DrillMode::Full && !args.yes && !confirm(&env) {
         return Ok(2);
     }
     let w = runs::wire(&env);
+    let started = runs::now_ms();
+    let id = new_drill_id(started);
+    // Recorded before anything changes, so a drill whose process dies is found and recovered.
+    journal
+        .drill_started(&DrillStart {
+            id: id.clone(),
+            environment: env.environment.name.clone(),
+            mode: match args.mode {
+                DrillMode::Full => Mode::Full,
+                DrillMode::Isolated => Mode::Isolated,
+            },
+            requested_by: args.by.clone(),
+            reason: "pilotlight drill".into(),
+            started_at_ms: started,
+            conductor: CONDUCTOR_CLI.into(),
+        })
+        .await?;
     let setup = conduct::DrillSetup {
-        id: new_drill_id(runs::now_ms()),
+        id,
         by: args.by.clone(),
         canaries: pilotlight_aws::canary::stores(&env, w.factory.clone(), w.caller.clone()),
         canary_plan: CanaryPlan {
@@ -259,6 +283,7 @@ pub async fn drill(paths: &Paths, args: DrillArgs) -> Result<u8> {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("drill {}: {e}", setup.id);
+                    journal.drill_not_run(&setup.id).await?;
                     return Ok(2);
                 }
             }
@@ -284,6 +309,75 @@ pub async fn drill(paths: &Paths, args: DrillArgs) -> Result<u8> {
         }
     };
     finish(&journal, &args.report, &report).await
+}
+
+/// What to do about an unfinished drill that blocks a new one.
+pub(crate) fn unfinished_message(d: &DrillStart, config: &Path) -> String {
+    format!(
+        "drill {} ({}, started {} by {}, conducted by the {}) has no report: it is still running \
+         in another process, or that process stopped before the drill ended. Once you are sure \
+         it is not running, end it with `pilotlight drill --config {} --recover {} --report DIR` \
+         (removes what carries its id in DR and stores its report)",
+        d.id,
+        d.mode.name(),
+        render::utc(d.started_at_ms),
+        d.requested_by,
+        if d.conductor == CONDUCTOR_CLI {
+            "CLI"
+        } else {
+            "control service"
+        },
+        config.display(),
+        d.id
+    )
+}
+
+/// `pilotlight drill --recover DRILL_ID`: end an unfinished drill (its process stopped before
+/// it ended): remove what carries its id in DR, write and store its interrupted report. Exit 0
+/// when nothing was left behind, 1 when something was, 2 when there is no such unfinished drill.
+pub async fn recover(paths: &Paths, args: DrillArgs, id: &str) -> Result<u8> {
+    let env = match runs::load_config(&args.config) {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
+    };
+    let journal = runs::open_journal(&paths.journal)?;
+    let unfinished = journal.unfinished_drills(&env.environment.name).await?;
+    let Some(start) = unfinished.into_iter().find(|d| d.id == id) else {
+        match journal.drill(id).await {
+            Ok(_) => eprintln!(
+                "drill {id} has a report already: nothing to recover (see `pilotlight drills`)"
+            ),
+            Err(_) => eprintln!(
+                "no unfinished drill {id} of {} in {}: list drills with `pilotlight drills`",
+                env.environment.name,
+                paths.journal.display()
+            ),
+        }
+        return Ok(2);
+    };
+    let w = runs::wire(&env);
+    let setup = conduct::DrillSetup {
+        id: start.id.clone(),
+        by: args.by.clone(),
+        canaries: Vec::new(),
+        canary_plan: CanaryPlan {
+            count: 1,
+            interval: args.canary_interval,
+        },
+        trend: trend(&journal, &env.environment.name).await?,
+        clock: Arc::new(runs::now_ms),
+        progress: Arc::new(|line: &str| eprintln!("{line}")),
+        env: env.clone(),
+    };
+    let copies = pilotlight_aws::copies::AwsCopies::new(w.factory.clone(), w.caller.clone());
+    let timings = conduct::IsolatedTimings {
+        ready_timeout: args.copy_timeout,
+        cleanup_timeout: args.copy_timeout,
+        poll: args.poll,
+    };
+    let report = conduct::recover(&setup, &start, &copies, timings).await;
+    finish(&journal, &args.report, &report).await?;
+    Ok(if report.leftovers().is_empty() { 0 } else { 1 })
 }
 
 fn print_due(environment: &str, drills: &[DrillSummary], now: u64) {
@@ -320,6 +414,10 @@ pub async fn list(paths: &Paths, config: Option<&Path>, output: OutputFormat) ->
     }
     envs.sort();
     envs.dedup();
+    let mut unfinished: Vec<DrillStart> = Vec::new();
+    for e in &envs {
+        unfinished.extend(journal.unfinished_drills(e).await?);
+    }
     match output {
         OutputFormat::Json => {
             let due: serde_json::Map<String, serde_json::Value> = envs
@@ -341,13 +439,23 @@ pub async fn list(paths: &Paths, config: Option<&Path>, output: OutputFormat) ->
             println!(
                 "{}",
                 serde_json::to_string_pretty(
-                    &serde_json::json!({"drills": drills, "next_due": due})
+                    &serde_json::json!({"drills": drills, "unfinished": unfinished, "next_due": due})
                 )?
             );
         }
         OutputFormat::Table => {
-            if drills.is_empty() {
+            if drills.is_empty() && unfinished.is_empty() {
                 println!("no drills in {}", paths.journal.display());
+            }
+            for d in &unfinished {
+                println!(
+                    "{}  {}  {:<8} UNFINISHED: no report (still running, or its process stopped: `pilotlight drill --recover {}`)  {}",
+                    render::utc(d.started_at_ms),
+                    d.id,
+                    d.mode.name(),
+                    d.id,
+                    d.environment
+                );
             }
             for d in &drills {
                 println!(

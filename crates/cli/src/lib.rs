@@ -334,14 +334,23 @@ pub enum Command {
     /// verified and removed (isolated mode, nothing serving touched), timed throughout; the
     /// report (HTML, Markdown, JSON) is written to DIR and kept in the journal.
     ///
-    /// Exit code 0: the drill passed; 1: it failed; 2: it could not run.
+    /// A drill whose process stopped before it ended (killed, its host lost) has no report and
+    /// blocks the next drill; `--recover DRILL_ID` ends it: what carries its id in DR is removed
+    /// and an interrupted report is stored.
+    ///
+    /// Exit code 0: the drill passed (with `--recover`: nothing was left behind); 1: it failed
+    /// (something was left behind); 2: it could not run.
     Drill {
         /// The environment config file (TOML).
         #[arg(long, short)]
         config: PathBuf,
         /// `full`: the real failover and failback (not for production); `isolated`: non-disruptive.
-        #[arg(long, value_enum)]
-        mode: drill::DrillMode,
+        #[arg(long, value_enum, required_unless_present = "recover")]
+        mode: Option<drill::DrillMode>,
+        /// End the unfinished drill DRILL_ID instead of starting one: remove what carries its id
+        /// in the DR region and store its interrupted report.
+        #[arg(long, value_name = "DRILL_ID", conflicts_with = "mode")]
+        recover: Option<String>,
         /// Directory for report.html, report.md and report.json.
         #[arg(long, value_name = "DIR")]
         report: PathBuf,
@@ -720,6 +729,7 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
         Command::Drill {
             config,
             mode,
+            recover,
             report,
             yes,
             by,
@@ -730,7 +740,7 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
         } => {
             let args = drill::DrillArgs {
                 config,
-                mode,
+                mode: mode.unwrap_or(drill::DrillMode::Isolated),
                 report,
                 yes,
                 by: runs::operator(by),
@@ -739,7 +749,10 @@ async fn dispatch(paths: &runs::Paths, command: Command) -> u8 {
                 copy_timeout,
                 poll,
             };
-            drill::drill(paths, args).await
+            match recover {
+                Some(id) => drill::recover(paths, args, &id).await,
+                None => drill::drill(paths, args).await,
+            }
         }
         Command::Drills { config, output } => drill::list(paths, config.as_deref(), output).await,
         Command::Gameday {

@@ -355,6 +355,18 @@ pub async fn serve(
         forward_key,
     );
     let drill_api = api.clone();
+    // Drills this service was conducting when it was killed: ended once it may act.
+    let recovering = api.clone();
+    tokio::spawn(async move {
+        let ended = recovering.recover_drills().await;
+        if !ended.is_empty() {
+            eprintln!(
+                "pilotlight serve: ended {} drill(s) interrupted when the service last stopped: {}",
+                ended.len(),
+                ended.join(", ")
+            );
+        }
+    });
     let app = pilotlight_server::forward::wrap(pilotlight_server::v1::app(api), forwarding);
     let mut http_stop = stop.clone();
     let server = tokio::spawn(async move {

@@ -104,6 +104,9 @@ pub trait DrillReports: Send + Sync {
     async fn drill(&self, id: &str) -> Result<DrillReport, DrillStoreError>;
     /// Record that a drill started (before it changes anything).
     async fn drill_started(&self, start: &DrillStart) -> Result<(), DrillStoreError>;
+    /// The drill recorded by [`DrillReports::drill_started`] did not run (refused before it
+    /// changed anything): it is no longer unfinished, and no report is stored for it.
+    async fn drill_not_run(&self, id: &str) -> Result<(), DrillStoreError>;
     /// The drills of `environment` that started and have no stored report, oldest first: their
     /// process died during the drill.
     async fn unfinished_drills(

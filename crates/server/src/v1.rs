@@ -112,6 +112,94 @@ impl Api {
         self.drill_runs.stop(within).await
     }
 
+    /// Ends the drills this service was conducting when its process stopped (killed, its host
+    /// lost): each drill of this environment whose start was recorded by a control service and
+    /// that has no report. An isolated drill's copies (found by its id) are removed; the
+    /// interrupted report is stored. Waits until this instance may act (it leads, in HA mode)
+    /// and no drill runs here; returns the ids ended. Drills the CLI conducts are left to
+    /// `pilotlight drill --recover`.
+    pub async fn recover_drills(&self) -> Vec<String> {
+        let (Some(store), Some(runner)) = (self.drills.clone(), self.drill_runs.runner.clone())
+        else {
+            return Vec::new();
+        };
+        while self.control.executor().is_none() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let env = self.control.env().clone();
+        let unfinished = match store.unfinished_drills(&env.environment.name).await {
+            Ok(u) => u,
+            Err(e) => {
+                error!(error = %e, "cannot read the unfinished drills");
+                return Vec::new();
+            }
+        };
+        let mut ended = Vec::new();
+        for start in unfinished
+            .into_iter()
+            .filter(|d| d.conductor == pilotlight_drill::store::CONDUCTOR_SERVICE)
+        {
+            if self.drill_runs.running().is_some_and(|d| d.id == start.id) {
+                continue;
+            }
+            let state = crate::drills::DrillState {
+                id: start.id.clone(),
+                mode: start.mode.name().into(),
+                requested_by: start.requested_by.clone(),
+                reason: start.reason.clone(),
+                started_at_ms: start.started_at_ms,
+                status: "running".into(),
+                progress: "recovering: the service stopped during this drill".into(),
+                error: None,
+                passed: None,
+            };
+            {
+                let mut current = self
+                    .drill_runs
+                    .current
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if current.as_ref().is_some_and(|d| d.status == "running") {
+                    // A drill runs here now: the next start of the service ends this one.
+                    break;
+                }
+                *current = Some(state);
+            }
+            let drills = self.drill_runs.clone();
+            let setup = conduct::DrillSetup {
+                env: env.clone(),
+                id: start.id.clone(),
+                by: format!("control service {}", self.control.instance()),
+                canaries: Vec::new(),
+                canary_plan: runner.canary_plan,
+                trend: Vec::new(),
+                clock: Arc::new(|| ms(now())),
+                progress: Arc::new(move |line: &str| {
+                    tracing::info!(target: "pilotlight::drill", "{line}");
+                    drills.update(|d| d.progress = line.to_string());
+                }),
+            };
+            let report =
+                conduct::recover(&setup, &start, runner.copies.as_ref(), runner.isolated).await;
+            let saved = store.save_drill(&report).await;
+            if let Err(e) = &saved {
+                error!(drill_id = %report.id, error = %e, "cannot store the recovered drill's report");
+            }
+            let left = report.leftovers().len();
+            self.drill_runs.update(|d| {
+                d.status = "finished".into();
+                d.passed = Some(false);
+                d.progress = format!("recovered: interrupted, {left} resource(s) left behind");
+                d.error = saved
+                    .err()
+                    .map(|e| format!("the report could not be stored: {e}"));
+            });
+            self.status_changed().await;
+            ended.push(start.id);
+        }
+        ended
+    }
+
     /// The control service behind this API.
     pub fn control(&self) -> &Control {
         &self.control
@@ -1342,6 +1430,31 @@ async fn start_drill(api: Api, p: Principal, b: StartBody) -> Response {
     if api.control.executor().is_none() {
         return standing_by();
     }
+    match store.unfinished_drills(&env.environment.name).await {
+        Ok(unfinished) => {
+            if let Some(d) = unfinished.first() {
+                let msg = if d.conductor == pilotlight_drill::store::CONDUCTOR_SERVICE {
+                    let me = api.clone();
+                    tokio::spawn(async move { me.recover_drills().await });
+                    format!(
+                        "drill {} ({}) has no report: the control service stopped during it. It is being ended now (its copies removed, its report stored): watch GET /api/v1/drills and start again once its report is listed",
+                        d.id,
+                        d.mode.name()
+                    )
+                } else {
+                    format!(
+                        "drill {} ({}, started by {} with the CLI) has no report: it still runs on that host, or its process stopped before it ended. Once it is not running, end it there with `pilotlight drill --recover {}`",
+                        d.id,
+                        d.mode.name(),
+                        d.requested_by,
+                        d.id
+                    )
+                };
+                return deny(StatusCode::CONFLICT, msg).await;
+            }
+        }
+        Err(e) => return drill_error(e),
+    }
     let started = ms(now());
     let id = conduct::drill_id(&pilotlight_executor::new_run_id(started));
     let detail = serde_json::json!({ "reason": b.reason, "mode": mode.name(), "drill_id": id });
@@ -1352,6 +1465,22 @@ async fn start_drill(api: Api, p: Principal, b: StartBody) -> Response {
         Ok(t) => t,
         Err(e) => return drill_error(e),
     };
+    // Recorded before anything changes, so a drill this process does not finish is found and
+    // ended later (`Api::recover_drills`).
+    let recorded = store
+        .drill_started(&pilotlight_drill::store::DrillStart {
+            id: id.clone(),
+            environment: env.environment.name.clone(),
+            mode,
+            requested_by: p.name.clone(),
+            reason: b.reason.clone(),
+            started_at_ms: started,
+            conductor: pilotlight_drill::store::CONDUCTOR_SERVICE.into(),
+        })
+        .await;
+    if let Err(e) = recorded {
+        return drill_error(e);
+    }
     let state = crate::drills::DrillState {
         id: id.clone(),
         mode: mode.name().into(),
@@ -1431,10 +1560,15 @@ async fn start_drill(api: Api, p: Principal, b: StartBody) -> Response {
                         .map(|e| format!("the report could not be stored: {e}"));
                 });
             }
-            Err(e) => drills.update(|d| {
-                d.status = "not_run".into();
-                d.error = Some(e.to_string());
-            }),
+            Err(e) => {
+                if let Err(err) = store.drill_not_run(&setup.id).await {
+                    error!(drill_id = %setup.id, error = %err, "cannot record that the drill did not run");
+                }
+                drills.update(|d| {
+                    d.status = "not_run".into();
+                    d.error = Some(e.to_string());
+                })
+            }
         }
         me.status_changed().await;
     });
@@ -1686,6 +1820,15 @@ async fn list_drills(
     let Some(store) = api.drills.as_ref() else {
         return no_drill_store();
     };
+    // Started, no report, and not the drill running here now.
+    let running = api.drill_runs.running().map(|d| d.id);
+    let unfinished: Vec<_> = match store.unfinished_drills(api.env_name()).await {
+        Ok(u) => u
+            .into_iter()
+            .filter(|d| running.as_deref() != Some(d.id.as_str()))
+            .collect(),
+        Err(e) => return drill_error(e),
+    };
     match store
         .drills(Some(api.env_name()), q.limit.unwrap_or(100).min(1000))
         .await
@@ -1693,6 +1836,7 @@ async fn list_drills(
         Ok(drills) => Json(serde_json::json!({
             "current": api.drill_runs.current(),
             "can_start": api.drill_runs.runner.is_some(),
+            "unfinished": unfinished,
             "drills": drills
                 .iter()
                 .map(|d| {

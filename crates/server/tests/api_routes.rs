@@ -930,6 +930,123 @@ async fn an_operator_starts_an_isolated_drill_from_the_api_and_its_report_is_sto
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_unfinished_drill_blocks_the_next_and_the_service_ends_its_own() {
+    use pilotlight_drill::store::{DrillReports, DrillStart, CONDUCTOR_CLI, CONDUCTOR_SERVICE};
+    let mut r = rig_env(env_with(ONE_SERVICE), true);
+    let copies = Arc::new(MemCopies::default());
+    let api = r.api.clone().with_drill_runner(DrillRunner {
+        canaries: Vec::new(),
+        copies: copies.clone(),
+        canary_plan: pilotlight_drill::canary::CanaryPlan::default(),
+        isolated: IsolatedTimings {
+            ready_timeout: Duration::from_secs(30),
+            cleanup_timeout: Duration::from_secs(5),
+            poll: Duration::from_millis(20),
+        },
+    });
+    r.app = app(api);
+    let start = |id: &str, conductor: &str| DrillStart {
+        id: id.into(),
+        environment: "svc".into(),
+        mode: pilotlight_drill::Mode::Isolated,
+        requested_by: "alice".into(),
+        reason: "quarterly".into(),
+        started_at_ms: 1_000,
+        conductor: conductor.into(),
+    };
+    let body = json!({"runbook": "drill", "mode": "isolated", "reason": "q", "confirm": "svc"});
+
+    // The service was killed during its drill: the copy carrying the drill's id is still there.
+    let dead = "drill-20261122-010000-dead";
+    r.journal
+        .drill_started(&start(dead, CONDUCTOR_SERVICE))
+        .await
+        .unwrap();
+    copies
+        .existing
+        .lock()
+        .unwrap()
+        .insert(format!("api-{dead}"));
+    assert_eq!(drills(&r).await["unfinished"][0]["id"], dead);
+    // A new drill is refused while that one is ended: its copy removed, its report stored.
+    let (s, v) = call(&r.app, post("/api/v1/runs", Some("operator"), body.clone())).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let msg = v["error"].as_str().unwrap();
+    assert!(msg.contains(dead) && msg.contains("being ended now"), "{v}");
+    let t = Instant::now();
+    let v = loop {
+        let v = drills(&r).await;
+        if v["drills"][0]["id"] == dead {
+            break v;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "never ended: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(v["drills"][0]["passed"], false, "{v}");
+    assert_eq!(v["unfinished"], json!([]), "{v}");
+    assert!(
+        copies.existing.lock().unwrap().is_empty(),
+        "the copy was removed"
+    );
+    let (_, report) = call(
+        &r.app,
+        get(
+            &format!("/api/v1/drills/{dead}?format=json"),
+            Some("viewer"),
+        ),
+    )
+    .await;
+    assert!(
+        report["verdict"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{report}"
+    );
+    assert_eq!(report["resources"][0]["name"], format!("api-{dead}"));
+    assert!(report["resources"][0]["removed_at_ms"].is_u64(), "{report}");
+
+    // A CLI drill without a report blocks, with the way to end it; the service leaves it alone.
+    let cli = "drill-20261122-020000-cli0";
+    r.journal
+        .drill_started(&start(cli, CONDUCTOR_CLI))
+        .await
+        .unwrap();
+    let (s, v) = call(&r.app, post("/api/v1/runs", Some("operator"), body.clone())).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("pilotlight drill --recover {cli}")),
+        "{v}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(drills(&r).await["unfinished"][0]["id"], cli);
+    // Once it is ended, a drill starts again.
+    r.journal.drill_not_run(cli).await.unwrap();
+    copies
+        .ready
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (s, v) = call(&r.app, post("/api/v1/runs", Some("operator"), body)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let id = v["drill_id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    loop {
+        let v = drills(&r).await;
+        // The running drill is never listed as unfinished.
+        assert_eq!(v["unfinished"], json!([]), "{v}");
+        if v["current"]["status"] == "finished" {
+            assert_eq!(v["drills"][0]["id"], id.as_str(), "{v}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "never finished: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(r.journal.unfinished_drills("svc").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_full_drill_of_a_production_environment_is_refused() {
     let mut text = ONE_SERVICE.to_string();
     text.push('\n');

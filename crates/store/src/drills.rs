@@ -4,7 +4,9 @@
 //! list reads). A report is stored once, at the end of its drill, whole (JSON), with what
 //! `pilotlight drills` lists beside it. A drill's start is recorded before it changes anything
 //! (SQLite: table `drill_starts`, migration 5; HA store: partition `#drill-starts#`); a start
-//! without a report is an unfinished drill.
+//! without a report is an unfinished drill, unless the drill was refused before it changed
+//! anything (`drill_not_run`: the row is deleted; in the HA store a `drill_not_run` item is
+//! appended).
 
 use crate::dynamodb::DynamoJournal;
 use crate::error::Fail;
@@ -124,6 +126,17 @@ impl DrillReports for SqliteJournal {
                 to_sql_int(st.started_at_ms, "drill start")?,
                 to_json(&st, "drill start")?,
             ])?;
+            Ok(())
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn drill_not_run(&self, id: &str) -> Result<(), DrillStoreError> {
+        let key = id.to_string();
+        self.call("drill_not_run", move |c| {
+            c.prepare_cached("DELETE FROM drill_starts WHERE id = ?1")?
+                .execute([key])?;
             Ok(())
         })
         .await
@@ -274,6 +287,18 @@ impl DrillReports for DynamoJournal {
             .map_err(|e| store_error(e.into()))
     }
 
+    async fn drill_not_run(&self, id: &str) -> Result<(), DrillStoreError> {
+        use crate::dynamodb::s;
+        let item = std::collections::HashMap::from([
+            ("kind".to_string(), s("drill_not_run")),
+            ("drill_id".to_string(), s(id)),
+        ]);
+        self.append_to(DRILL_STARTS_PK, item, "recording that a drill did not run")
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error(e.into()))
+    }
+
     async fn unfinished_drills(
         &self,
         environment: &str,
@@ -282,8 +307,17 @@ impl DrillReports for DynamoJournal {
             .partition(DRILL_STARTS_PK, false)
             .await
             .map_err(|e| store_error(e.into()))?;
+        let is = |item: &crate::dynamodb::Item, kind: &str| matches!(item.get("kind"), Some(aws_sdk_dynamodb::types::AttributeValue::S(k)) if k == kind);
+        let not_run: Vec<&str> = items
+            .iter()
+            .filter(|i| is(i, "drill_not_run"))
+            .filter_map(|i| match i.get("drill_id") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(id)) => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
         let mut out: Vec<DrillStart> = Vec::new();
-        for item in &items {
+        for item in items.iter().filter(|i| is(i, "drill_start")) {
             let start: DrillStart = match item.get("start") {
                 Some(aws_sdk_dynamodb::types::AttributeValue::S(j)) => serde_json::from_str(j)
                     .map_err(|e| {
@@ -295,7 +329,10 @@ impl DrillReports for DynamoJournal {
                     ))
                 }
             };
-            if start.environment != environment || out.iter().any(|o| o.id == start.id) {
+            if start.environment != environment
+                || out.iter().any(|o| o.id == start.id)
+                || not_run.contains(&start.id.as_str())
+            {
                 continue;
             }
             let reported = self

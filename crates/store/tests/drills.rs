@@ -74,6 +74,11 @@ async fn conforms<J: DrillReports>(j: J, reopen: impl FnOnce(J) -> J) {
     for s in [&s1, &s2, &s3] {
         j.drill_started(s).await.unwrap();
     }
+    // A refused drill is not unfinished.
+    j.drill_started(&start("drill-refused", "confer", 600))
+        .await
+        .unwrap();
+    j.drill_not_run("drill-refused").await.unwrap();
     assert_eq!(
         j.unfinished_drills("confer").await.unwrap(),
         vec![s2.clone(), s1.clone()]
