@@ -746,3 +746,153 @@ async fn ctrl_c_during_an_isolated_drill_removes_what_it_made() {
     }
     assert_eq!(listed_with(&world, "-drill-").await, Vec::<String>::new());
 }
+
+/// Scenario: the drill's process is killed (SIGKILL: no cleanup) while it verifies its copies.
+/// The copies stay; the next drill is refused and names the way out; `--recover` removes every
+/// copy carrying the drill's id and stores an interrupted report; drills start again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_drill_blocks_the_next_until_recover_removes_what_it_left() {
+    use pilotlight_testkit::emulator::{FaultAction, FaultRule};
+    binary();
+    let world = World::up().await;
+    world
+        .emu
+        .faults()
+        .add(
+            FaultRule::new(FaultAction::Delay { ms: 2_000 })
+                .for_service("ecs")
+                .in_region(world.dr())
+                .for_operation("DescribeServices"),
+        )
+        .unwrap();
+    let journal = world.journal();
+    let child = tokio::process::Command::new(binary())
+        .args([
+            "--journal",
+            &journal,
+            "drill",
+            "--config",
+            world.config_path.to_str().unwrap(),
+            "--mode",
+            "isolated",
+            "--report",
+            world.dir.path().join("killed").to_str().unwrap(),
+            "--poll",
+            "100ms",
+        ])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !listed_with(&world, "-drill-")
+        .await
+        .iter()
+        .any(|r| r.starts_with("autoscaling_group"))
+    {
+        assert!(t.elapsed() < Duration::from_secs(60), "no copy was made");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    common::send_signal(child.id().unwrap(), 9);
+    let _ = child.wait_with_output().await;
+    world.emu.faults().clear();
+    let left = listed_with(&world, "-drill-").await;
+    assert!(!left.is_empty(), "a killed drill leaves its copies");
+
+    // Listed as unfinished; the next drill is refused, naming the drill and `--recover`.
+    let listed = pilotlight(&[
+        "--journal",
+        &journal,
+        "drills",
+        "--config",
+        world.config_path.to_str().unwrap(),
+        "--output",
+        "json",
+    ])
+    .await;
+    let id = listed.json()["unfinished"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", listed.stdout))
+        .to_string();
+    assert!(left.iter().all(|r| r.contains(&id)), "{left:?}");
+    let refused = isolated(&world, &world.dir.path().join("refused"), "60s").await;
+    assert_eq!(refused.code, 2, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!("--recover {id}")),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        listed_with(&world, "-drill-").await,
+        left,
+        "nothing new made"
+    );
+
+    // Recovered: every copy removed (read from the emulator's lists), the report stored.
+    let dir = world.dir.path().join("recovered");
+    let recovered = pilotlight(&[
+        "--journal",
+        &journal,
+        "drill",
+        "--config",
+        world.config_path.to_str().unwrap(),
+        "--recover",
+        &id,
+        "--report",
+        dir.to_str().unwrap(),
+        "--poll",
+        "100ms",
+    ])
+    .await;
+    assert_eq!(
+        recovered.code, 0,
+        "{}\n{}",
+        recovered.stdout, recovered.stderr
+    );
+    assert_eq!(listed_with(&world, "-drill-").await, Vec::<String>::new());
+    let report = read_report(&dir);
+    assert_eq!(schema_errors(&report), Vec::<String>::new());
+    assert_eq!(report["id"], id.as_str());
+    assert_eq!(report["verdict"]["passed"], false);
+    assert!(
+        report["verdict"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{}",
+        report["verdict"]
+    );
+    let resources = report["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), left.len(), "{resources:?} vs {left:?}");
+    assert!(resources.iter().all(|r| r["removed_at_ms"].is_u64()));
+    // A second --recover finds nothing to do; drills start again.
+    let again = pilotlight(&[
+        "--journal",
+        &journal,
+        "drill",
+        "--config",
+        world.config_path.to_str().unwrap(),
+        "--recover",
+        &id,
+        "--report",
+        dir.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(again.code, 2);
+    assert!(
+        again.stderr.contains("has a report already"),
+        "{}",
+        again.stderr
+    );
+    let listed = drills(&world).await;
+    assert!(
+        listed.stdout.contains(&id) && !listed.stdout.contains("UNFINISHED"),
+        "{}",
+        listed.stdout
+    );
+    let next = isolated(&world, &world.dir.path().join("next"), "60s").await;
+    assert_eq!(next.code, 0, "{}\n{}", next.stdout, next.stderr);
+}
