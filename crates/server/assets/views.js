@@ -600,6 +600,32 @@ function currentDrill(d) {
   );
 }
 
+// Drills that started and have no report: their process stopped before they ended. New drills
+// are refused until each is ended (the service ends its own; a CLI drill needs `--recover`).
+function unfinishedDrills(list) {
+  if (!list.length) return null;
+  return h(
+    "section",
+    { class: "card", id: "unfinished-drills" },
+    h("h2", null, "Unfinished drills ", badge(String(list.length), "bad")),
+    h("p", { class: "muted" }, "Started, never reported: the process conducting each stopped before it ended. A new drill is refused until each is ended."),
+    h(
+      "ul",
+      null,
+      list.map((d) =>
+        h(
+          "li",
+          { dataset: { drill: d.id } },
+          `${d.id} (${d.mode}), started ${fmtTime(d.started_at_ms)} by ${d.requested_by}: `,
+          d.conductor === "service"
+            ? "the control service ends it (removes its copies, stores its report) once it runs again."
+            : h("span", null, "conducted by the CLI: once it is not running, end it there with ", h("code", null, `pilotlight drill --config FILE --recover ${d.id} --report DIR`), "."),
+        ),
+      ),
+    ),
+  );
+}
+
 export async function drillsPage(main) {
   replace(main, h("h1", null, "Drills"), h("p", { class: "muted" }, "Loading drill reports…"));
   let timer = null;
@@ -619,6 +645,7 @@ export async function drillsPage(main) {
         ? h("p", null, h("button", { type: "button", id: "start-drill", onclick: () => openDrillDialog({ status, onStarted: () => draw() }) }, "Start a drill…"))
         : null,
       currentDrill(data.current),
+      unfinishedDrills(data.unfinished || []),
       drills.length
         ? h(
             "table",
