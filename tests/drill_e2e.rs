@@ -667,13 +667,11 @@ async fn isolated_drill_that_cannot_remove_a_copy_fails_loudly_and_names_it() {
     world.emu.faults().clear();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn ctrl_c_during_an_isolated_drill_removes_what_it_made() {
+/// Starts an isolated drill whose every read of an ECS service in DR takes 2 s (so it is still
+/// verifying its copies), and returns it once its Auto Scaling group copy exists (read from moto
+/// directly). The fault stays until the caller clears it.
+async fn slow_isolated_drill_with_a_copy(world: &World, dir: &Path) -> tokio::process::Child {
     use pilotlight_testkit::emulator::{FaultAction, FaultRule};
-    binary();
-    let world = World::up().await;
-    // Reading an ECS service in DR takes 2 s: the drill is still verifying its copies when
-    // Ctrl-C comes.
     world
         .emu
         .faults()
@@ -684,7 +682,6 @@ async fn ctrl_c_during_an_isolated_drill_removes_what_it_made() {
                 .for_operation("DescribeServices"),
         )
         .unwrap();
-    let dir = world.dir.path().join("interrupted-report");
     let journal = world.journal();
     let child = tokio::process::Command::new(binary())
         .args([
@@ -710,20 +707,24 @@ async fn ctrl_c_during_an_isolated_drill_removes_what_it_made() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    // Wait until the Auto Scaling group copy exists (read from moto directly), then Ctrl-C.
     let t = std::time::Instant::now();
-    loop {
-        let made: Vec<String> = listed_with(&world, "-drill-")
-            .await
-            .into_iter()
-            .filter(|r| r.starts_with("autoscaling_group"))
-            .collect();
-        if !made.is_empty() {
-            break;
-        }
+    while !listed_with(world, "-drill-")
+        .await
+        .iter()
+        .any(|r| r.starts_with("autoscaling_group"))
+    {
         assert!(t.elapsed() < Duration::from_secs(60), "no copy was made");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    child
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_an_isolated_drill_removes_what_it_made() {
+    binary();
+    let world = World::up().await;
+    let dir = world.dir.path().join("interrupted-report");
+    let child = slow_isolated_drill_with_a_copy(&world, &dir).await;
     common::send_signal(child.id().unwrap(), 2);
     let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
         .await
@@ -752,50 +753,10 @@ async fn ctrl_c_during_an_isolated_drill_removes_what_it_made() {
 /// copy carrying the drill's id and stores an interrupted report; drills start again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_drill_blocks_the_next_until_recover_removes_what_it_left() {
-    use pilotlight_testkit::emulator::{FaultAction, FaultRule};
     binary();
     let world = World::up().await;
-    world
-        .emu
-        .faults()
-        .add(
-            FaultRule::new(FaultAction::Delay { ms: 2_000 })
-                .for_service("ecs")
-                .in_region(world.dr())
-                .for_operation("DescribeServices"),
-        )
-        .unwrap();
     let journal = world.journal();
-    let child = tokio::process::Command::new(binary())
-        .args([
-            "--journal",
-            &journal,
-            "drill",
-            "--config",
-            world.config_path.to_str().unwrap(),
-            "--mode",
-            "isolated",
-            "--report",
-            world.dir.path().join("killed").to_str().unwrap(),
-            "--poll",
-            "100ms",
-        ])
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let t = std::time::Instant::now();
-    while !listed_with(&world, "-drill-")
-        .await
-        .iter()
-        .any(|r| r.starts_with("autoscaling_group"))
-    {
-        assert!(t.elapsed() < Duration::from_secs(60), "no copy was made");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let child = slow_isolated_drill_with_a_copy(&world, &world.dir.path().join("killed")).await;
     common::send_signal(child.id().unwrap(), 9);
     let _ = child.wait_with_output().await;
     world.emu.faults().clear();

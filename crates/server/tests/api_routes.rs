@@ -792,6 +792,25 @@ pilot_light_count = 1
 active_count = 3
 "#;
 
+/// A rig with one ECS service whose API conducts drills over [`MemCopies`], a copy verifying
+/// within `ready_timeout`; the copies and the API.
+fn drill_rig(ready_timeout: Duration) -> (Rig, Arc<MemCopies>, Api) {
+    let mut r = rig_env(env_with(ONE_SERVICE), true);
+    let copies = Arc::new(MemCopies::default());
+    let api = r.api.clone().with_drill_runner(DrillRunner {
+        canaries: Vec::new(),
+        copies: copies.clone(),
+        canary_plan: pilotlight_drill::canary::CanaryPlan::default(),
+        isolated: IsolatedTimings {
+            ready_timeout,
+            cleanup_timeout: Duration::from_secs(5),
+            poll: Duration::from_millis(20),
+        },
+    });
+    r.app = app(api.clone());
+    (r, copies, api)
+}
+
 async fn drills(r: &Rig) -> Value {
     let (s, v) = call(&r.app, get("/api/v1/drills", Some("viewer"))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -800,19 +819,7 @@ async fn drills(r: &Rig) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_operator_starts_an_isolated_drill_from_the_api_and_its_report_is_stored() {
-    let mut r = rig_env(env_with(ONE_SERVICE), true);
-    let copies = Arc::new(MemCopies::default());
-    let api = r.api.clone().with_drill_runner(DrillRunner {
-        canaries: Vec::new(),
-        copies: copies.clone(),
-        canary_plan: pilotlight_drill::canary::CanaryPlan::default(),
-        isolated: IsolatedTimings {
-            ready_timeout: Duration::from_secs(30),
-            cleanup_timeout: Duration::from_secs(5),
-            poll: Duration::from_millis(20),
-        },
-    });
-    r.app = app(api);
+    let (r, copies, _) = drill_rig(Duration::from_secs(30));
     assert_eq!(drills(&r).await["can_start"], true);
     let body = |mode: &str| json!({"runbook": "drill", "mode": mode, "reason": "quarterly drill", "confirm": "svc"});
 
@@ -932,19 +939,7 @@ async fn an_operator_starts_an_isolated_drill_from_the_api_and_its_report_is_sto
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unfinished_drill_blocks_the_next_and_the_service_ends_its_own() {
     use pilotlight_drill::store::{DrillReports, DrillStart, CONDUCTOR_CLI, CONDUCTOR_SERVICE};
-    let mut r = rig_env(env_with(ONE_SERVICE), true);
-    let copies = Arc::new(MemCopies::default());
-    let api = r.api.clone().with_drill_runner(DrillRunner {
-        canaries: Vec::new(),
-        copies: copies.clone(),
-        canary_plan: pilotlight_drill::canary::CanaryPlan::default(),
-        isolated: IsolatedTimings {
-            ready_timeout: Duration::from_secs(30),
-            cleanup_timeout: Duration::from_secs(5),
-            poll: Duration::from_millis(20),
-        },
-    });
-    r.app = app(api);
+    let (r, copies, _) = drill_rig(Duration::from_secs(30));
     let start = |id: &str, conductor: &str| DrillStart {
         id: id.into(),
         environment: "svc".into(),
@@ -1075,19 +1070,7 @@ async fn a_full_drill_of_a_production_environment_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopping_service_turns_its_isolated_drill_to_the_cleanup() {
-    let mut r = rig_env(env_with(ONE_SERVICE), true);
-    let copies = Arc::new(MemCopies::default());
-    let api = r.api.clone().with_drill_runner(DrillRunner {
-        canaries: Vec::new(),
-        copies: copies.clone(),
-        canary_plan: pilotlight_drill::canary::CanaryPlan::default(),
-        isolated: IsolatedTimings {
-            ready_timeout: Duration::from_secs(600),
-            cleanup_timeout: Duration::from_secs(5),
-            poll: Duration::from_millis(20),
-        },
-    });
-    r.app = app(api.clone());
+    let (r, copies, api) = drill_rig(Duration::from_secs(600));
     assert!(
         api.stop_drills(Duration::from_millis(10)).await,
         "no drill: nothing to wait for"
