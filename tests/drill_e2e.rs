@@ -794,20 +794,23 @@ async fn a_killed_drill_blocks_the_next_until_recover_removes_what_it_left() {
 
     // Recovered: every copy removed (read from the emulator's lists), the report stored.
     let dir = world.dir.path().join("recovered");
-    let recovered = pilotlight(&[
-        "--journal",
-        &journal,
-        "drill",
-        "--config",
-        world.config_path.to_str().unwrap(),
-        "--recover",
-        &id,
-        "--report",
-        dir.to_str().unwrap(),
-        "--poll",
-        "100ms",
-    ])
-    .await;
+    let recover = || async {
+        pilotlight(&[
+            "--journal",
+            &journal,
+            "drill",
+            "--config",
+            world.config_path.to_str().unwrap(),
+            "--recover",
+            &id,
+            "--report",
+            dir.to_str().unwrap(),
+            "--poll",
+            "100ms",
+        ])
+        .await
+    };
+    let recovered = recover().await;
     assert_eq!(
         recovered.code, 0,
         "{}\n{}",
@@ -830,18 +833,7 @@ async fn a_killed_drill_blocks_the_next_until_recover_removes_what_it_left() {
     assert_eq!(resources.len(), left.len(), "{resources:?} vs {left:?}");
     assert!(resources.iter().all(|r| r["removed_at_ms"].is_u64()));
     // A second --recover finds nothing to do; drills start again.
-    let again = pilotlight(&[
-        "--journal",
-        &journal,
-        "drill",
-        "--config",
-        world.config_path.to_str().unwrap(),
-        "--recover",
-        &id,
-        "--report",
-        dir.to_str().unwrap(),
-    ])
-    .await;
+    let again = recover().await;
     assert_eq!(again.code, 2);
     assert!(
         again.stderr.contains("has a report already"),
