@@ -316,6 +316,15 @@ impl DrillReports for DynamoJournal {
                 _ => None,
             })
             .collect();
+        // One read of the listed reports, not one per start: the starts are never removed.
+        let reported: std::collections::HashSet<String> = self
+            .partition(DRILLS_PK, false)
+            .await
+            .map_err(|e| store_error(e.into()))?
+            .iter()
+            .map(|item| self.decode_drill_summary(item).map(|d| d.id))
+            .collect::<Result<_, _>>()
+            .map_err(|e| store_error(e.into()))?;
         let mut out: Vec<DrillStart> = Vec::new();
         for item in items.iter().filter(|i| is(i, "drill_start")) {
             let start: DrillStart = match item.get("start") {
@@ -335,12 +344,7 @@ impl DrillReports for DynamoJournal {
             {
                 continue;
             }
-            let reported = self
-                .drill_item(&drill_pk(&start.id))
-                .await
-                .map_err(|e| store_error(e.into()))?
-                .is_some();
-            if !reported {
+            if !reported.contains(&start.id) {
                 out.push(start);
             }
         }
